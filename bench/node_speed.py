@@ -1,0 +1,80 @@
+"""Node host speed, as ratios against decoding alone in the same process, on one core.
+
+Builds a 768x576, 7 fps scenario from ../shared (MOT15 + distractors) unless
+--video is given, then times: decoding the video only (baseline), the full
+node with the TFLM interpreter (the MCU's kernels) and with LiteRT. Also
+reports on which share of a person-free scene's frames the CNN ran.
+
+    python bench/node_speed.py [--video V --fps 7] [--data ../shared/data]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+from camera_node.config import NodeConfig
+from camera_node.node import Node
+from camera_node.scenario import build_scenario
+from camera_node.source import FrameSource
+from models.config import default_data_root
+
+
+def time_decode(video: str) -> tuple[int, float]:
+    start = time.perf_counter()
+    n = sum(1 for _ in FrameSource(video))
+    return n, time.perf_counter() - start
+
+
+def time_node(video: str, backend: str, out: Path) -> tuple[int, float, dict]:
+    cfg = NodeConfig(detector={"backend": backend})
+    source = FrameSource(video)
+    node = Node(cfg, out, source.fps)
+    start = time.perf_counter()
+    for frame in source:
+        node.process(frame)
+    node.finish()
+    return node.frames, time.perf_counter() - start, {"cnn_frames": node.cnn_frames, "frames": node.frames}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--video", help="video to time (default: a 768x576 7 fps scenario built from --data)")
+    parser.add_argument("--data", type=Path, default=default_data_root())
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    cv2.setNumThreads(1)
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    video = args.video
+    distractors = sorted((args.data / "distractors").glob("*.avi"))
+    if video is None:
+        seqs = sorted(p for p in (args.data / "mot15").iterdir() if p.is_dir())
+        build_scenario(seqs, distractors, work / "scenario", fps=7.0, size=(768, 576), empty_seconds=20.0)
+        video = str(work / "scenario" / "scenario.avi")
+    fps = FrameSource(video).fps
+    n, base = time_decode(video)
+    rows = [("decode only (baseline)", n, base, {})]
+    for backend in ("tflm", "litert"):
+        frames, seconds, info = time_node(video, backend, work / f"node-{backend}")
+        rows.append((f"node, {backend}", frames, seconds, info))
+    print(f"\nvideo: {video} ({n} frames, {fps:g} fps, one core)\n")
+    print("| run | frames | seconds | frames/s | x real time | time vs decode only | CNN on frames |")
+    print("|---|---|---|---|---|---|---|")
+    for name, frames, seconds, info in rows:
+        share = f"{info['cnn_frames'] / info['frames']:.1%}" if info else "-"
+        print(f"| {name} | {frames} | {seconds:.2f} | {frames / seconds:.0f} | {frames / seconds / fps:.1f} | {seconds / base:.2f}x | {share} |")
+    print("\nperson-free scenes (distractors alone), TFLM:\n")
+    print("| video | frames | CNN on frames | x real time |")
+    print("|---|---|---|---|")
+    for path in distractors:
+        frames, seconds, info = time_node(str(path), "tflm", work / f"free-{path.stem}")
+        src_fps = FrameSource(str(path)).fps
+        print(f"| {path.name} | {frames} | {info['cnn_frames'] / frames:.1%} | {frames / seconds / src_fps:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

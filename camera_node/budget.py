@@ -1,0 +1,111 @@
+"""ESP32-CAM budgets (flash, SRAM arena, PSRAM, inference rate) and the energy estimate.
+
+Memory is measured (model file, TFLM arena by bisection, JPEG sizes, the
+pre-roll ring's peak); time on the MCU is estimated from MACs
+(:mod:`models.inference.measure`). The inference rate is *enforced*: the
+node never runs the CNN more often than the ESP32 could, and refuses a
+model whose flash or arena does not fit.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+from camera_node.config import BudgetConfig, EnergyConfig
+from models.inference.measure import estimate_latency
+
+logger = logging.getLogger(__name__)
+
+
+class BudgetError(ValueError):
+    """The model does not fit the MCU."""
+
+
+def check_static_budget(cfg: BudgetConfig, model_bytes: int, arena_bytes: int) -> None:
+    """Refuse a model whose flash or measured TFLM arena does not fit the ESP32."""
+    if cfg.firmware_bytes + model_bytes > cfg.flash_bytes:
+        raise BudgetError(f"model ({model_bytes} B) + firmware ({cfg.firmware_bytes} B) exceed flash ({cfg.flash_bytes} B)")
+    if arena_bytes > cfg.sram_bytes - cfg.sram_reserved_bytes:
+        raise BudgetError(f"tensor arena {arena_bytes} B exceeds free SRAM {cfg.sram_bytes - cfg.sram_reserved_bytes} B")
+
+
+class InferenceBudget:
+    """Sliding one-second window of CNN runs, capped at what the MCU sustains."""
+
+    def __init__(self, per_second: float) -> None:
+        self.per_second = per_second
+        self._times: deque[float] = deque()
+        self.peak = 0
+
+    def available(self, ts: float) -> int:
+        while self._times and self._times[0] <= ts - 1.0:
+            self._times.popleft()
+        return max(0, int(self.per_second) - len(self._times))
+
+    def spend(self, ts: float, count: int) -> None:
+        self._times.extend([ts] * count)
+        self.peak = max(self.peak, len(self._times))
+
+
+def inferences_per_second(macs: int, motion_ms_per_frame: float, fps: float) -> float:
+    """CNN runs per second left once motion has had its share of each second on the ESP32."""
+    free_ms = max(0.0, 1000.0 - motion_ms_per_frame * fps)
+    return max(1.0, free_ms / estimate_latency(macs).esp32_ms)
+
+
+@dataclass
+class Usage:
+    """What the run used, measured."""
+
+    model_bytes: int
+    arena_bytes: int
+    macs: int
+    max_jpeg_bytes: int
+    peak_ring_bytes: int
+    person_frame_bytes: int
+    motion_model_bytes: int
+    seconds: float
+    frames: int
+    inferences: int
+    peak_inferences_per_second: int
+    sent_bytes: int
+    sd_bytes: int
+
+
+def budget_report(cfg: BudgetConfig, usage: Usage, per_second: float) -> dict:
+    """Each budget with its limit, the measured value and whether it holds."""
+    sram_free = cfg.sram_bytes - cfg.sram_reserved_bytes
+    psram = cfg.frame_buffers * usage.max_jpeg_bytes + usage.peak_ring_bytes + usage.person_frame_bytes + usage.motion_model_bytes
+    items = {
+        "flash_bytes": (cfg.firmware_bytes + usage.model_bytes, cfg.flash_bytes),
+        "arena_bytes": (usage.arena_bytes, sram_free),
+        "psram_bytes": (psram, cfg.psram_bytes),
+        "inferences_per_second": (usage.peak_inferences_per_second, per_second),
+    }
+    return {k: {"value": v, "limit": round(lim, 2), "ok": v <= lim} for k, (v, lim) in items.items()}
+
+
+def energy_report(cfg: EnergyConfig, usage: Usage, motion_ms: float) -> dict:
+    """Average current from time spent per state; battery life for ``battery_mah``."""
+    seconds = max(usage.seconds, 1e-9)
+    inference_s = usage.inferences * estimate_latency(usage.macs).esp32_ms / 1000
+    motion_s = usage.frames * motion_ms / 1000
+    wifi_s = usage.sent_bytes * 8 / (cfg.wifi_mbps * 1e6)
+    sd_s = usage.sd_bytes * 8 / (cfg.sd_mbps * 1e6)
+    share = {k: min(1.0, v / seconds) for k, v in {"motion": motion_s, "inference": inference_s, "wifi": wifi_s, "sd_write": sd_s}.items()}
+    avg_ma = (
+        cfg.idle_ma
+        + cfg.camera_ma
+        + cfg.compute_ma * min(1.0, share["motion"] + share["inference"])
+        + cfg.wifi_tx_ma * share["wifi"]
+        + cfg.sd_write_ma * share["sd_write"]
+    )
+    return {
+        "time_share": {k: round(v, 5) for k, v in share.items()},
+        "average_ma": round(avg_ma, 2),
+        "average_mw": round(avg_ma * cfg.voltage, 1),
+        "battery_mah": cfg.battery_mah,
+        "battery_days": round(cfg.battery_mah / avg_ma / 24, 2),
+        "sources": "ESP32 datasheet (modem-sleep, Wi-Fi TX), OV2640 datasheet, SD physical layer spec; configurable in energy:",
+    }

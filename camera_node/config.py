@@ -1,0 +1,173 @@
+"""Node configuration (YAML validated by pydantic; unknown keys are errors).
+
+Defaults describe an ESP32-CAM (OV2640, 4 MB PSRAM, 520 KB SRAM) watching a
+scene at VGA. Every field is documented; ``configs/node.yaml`` is an example.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from contract import CAMERA_ID, DEFAULT_PREFIX
+from yamlconfig import ConfigError, load_yaml_model
+
+__all__ = ["ConfigError", "NodeConfig", "load_node_config"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceConfig(_Strict):
+    """Where frames come from."""
+
+    uri: str = Field("", description="Video file, image folder, camera index ('0') or RTSP/HTTP URL.")
+    realtime: bool = Field(False, description="Pace frames at the source fps (live-like) instead of as fast as possible.")
+    fps: float | None = Field(None, gt=0, le=240, description="Override the source's frame rate (image folders need one).")
+
+
+class SensorConfig(_Strict):
+    """The OV2640 as the ESP32 driver delivers it: JPEG frames."""
+
+    width: int = Field(640, ge=32, le=1600, description="JPEG frame width (VGA=640, SVGA=800, UXGA=1600).")
+    height: int = Field(480, ge=32, le=1200, description="JPEG frame height.")
+    jpeg_quality: int = Field(80, ge=10, le=100, description="libjpeg quality of the sensor's JPEG (OV2640 quality 10-12 ~ 80).")
+    motion_scale: int = Field(8, description="Motion runs on the JPEG decoded at 1/N scale (libjpeg DCT scaling: 1, 2, 4, 8).")
+    person_scale: int = Field(2, description="Person crops come from the JPEG decoded at 1/N scale (1, 2, 4, 8).")
+
+    @field_validator("motion_scale", "person_scale")
+    @classmethod
+    def _dct_scale(cls, v: int) -> int:
+        if v not in (1, 2, 4, 8):
+            raise ValueError("libjpeg DCT scaling supports 1, 2, 4 or 8")
+        return v
+
+
+class MotionConfig(_Strict):
+    """Background model on the tiny frame and region proposals."""
+
+    learning_rate: float = Field(0.05, gt=0, lt=1, description="Background update rate for non-moving pixels.")
+    threshold: float = Field(4.0, gt=0, description="A pixel moves when |frame - background| > threshold x its noise sigma.")
+    min_diff: float = Field(12.0, ge=0, description="...and by at least this many grey levels.")
+    global_change: float = Field(0.45, gt=0, le=1, description="More than this share of pixels changing is a global change (lights, auto-exposure, scene cut): re-learn, no proposals.")
+    min_area: float = Field(0.0008, ge=0, lt=1, description="Smallest region, as a share of the frame area.")
+    max_area: float = Field(0.6, gt=0, le=1, description="Largest region, as a share of the frame area.")
+    max_regions: int = Field(4, ge=1, le=32, description="Cap on proposals per frame (largest first).")
+    warmup_frames: int = Field(5, ge=1, description="Frames used to learn the background before proposing.")
+    ghost_ratio: float = Field(1.5, gt=1, description="A region whose background has this many times the frame's edges is a ghost: absorbed, not proposed.")
+    absorb_frames: int = Field(15, ge=1, description="Foreground unchanged for this many frames becomes background (ghosts, parked objects).")
+
+
+class DetectorConfig(_Strict):
+    """The person CNN."""
+
+    model: Path | None = Field(None, description="int8 .tflite (default: the shipped model).")
+    backend: str = Field("tflm", pattern="^(tflm|litert)$", description="tflm = the MCU's kernels (faithful); litert = fast.")
+    threshold: float | None = Field(None, gt=0, lt=1, description="Person score threshold (default: the model card's).")
+    recheck_every: int = Field(3, ge=1, description="Re-classify tracked person boxes every N frames even without motion.")
+    track_ttl: float = Field(4.0, gt=0, description="Seconds a track survives without a positive classification.")
+    recheck_foreground: float = Field(0.15, ge=0, le=1, description="A re-check counts only if this share of the box differs from the empty background saved when the person last moved.")
+    max_inferences_per_frame: int = Field(6, ge=1, description="Cap on CNN runs per frame.")
+
+
+class ZoneConfig(_Strict):
+    """A polygon in normalised frame coordinates (0..1); a person counts if the box's bottom centre is inside."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    points: list[tuple[float, float]] = Field(min_length=3, max_length=64)
+
+
+class EventConfig(_Strict):
+    """When an event starts, continues and ends."""
+
+    start_k: int = Field(3, ge=1, description="Start after k frames with a person ...")
+    start_n: int = Field(5, ge=1, description="... among the last n frames on which the CNN ran.")
+    event_gap: float = Field(3.0, gt=0, description="End after this many seconds without a person.")
+    max_length: float = Field(300.0, gt=0, description="Split events longer than this (seconds).")
+    zones: list[ZoneConfig] = Field(default_factory=list, description="Only people in these zones count (none = whole frame).")
+    min_box_area: float = Field(0.0, ge=0, le=1, description="Smallest person box, share of the frame area.")
+    max_box_area: float = Field(1.0, gt=0, le=1, description="Largest person box, share of the frame area.")
+    update_every: float = Field(5.0, gt=0, description="Seconds between 'update' messages of an open event.")
+
+    @model_validator(mode="after")
+    def _k_of_n(self) -> "EventConfig":
+        if self.start_k > self.start_n:
+            raise ValueError("start_k must be <= start_n")
+        return self
+
+
+class RecorderConfig(_Strict):
+    """Clips on the SD card."""
+
+    pre_roll: float = Field(2.0, ge=0, le=30, description="Seconds recorded before the alert (ring buffer in PSRAM).")
+    post_roll: float = Field(2.0, ge=0, le=60, description="Seconds recorded after the last person frame.")
+    thumbnail_size: int = Field(160, ge=32, le=640, description="Longest side of the thumbnail JPEG.")
+    thumbnail_quality: int = Field(70, ge=10, le=100, description="libjpeg quality of the thumbnail.")
+    min_free_bytes: int = Field(1_000_000, ge=0, description="Stop writing clips when the SD card has less free space.")
+
+
+class MqttConfig(_Strict):
+    """Broker connection and the store-and-forward queue."""
+
+    url: str | None = Field(None, description="mqtt://[user[:password]@]host[:port]; none = do not publish.")
+    prefix: str = Field(DEFAULT_PREFIX, pattern=r"^[A-Za-z0-9_-]{1,32}$", description="Topic prefix shared with the gateway.")
+    password_env: str | None = Field(None, description="Environment variable holding the password (never put it in the file).")
+    queue_dir: Path | None = Field(None, description="Store-and-forward queue folder (default: <out>/queue).")
+    queue_max_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Queue cap; the oldest messages are dropped (and counted) beyond it.")
+    stats_every: float = Field(30.0, gt=0, description="Seconds between stats messages.")
+    keepalive: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds (the broker publishes the last will after 1.5x).")
+
+
+class EnergyConfig(_Strict):
+    """Current draw per state (mA at 3.3 V) and battery; defaults from ESP32/ESP32-CAM datasheets and measurements."""
+
+    voltage: float = Field(3.3, gt=0, description="Supply voltage for the power figure.")
+    idle_ma: float = Field(40.0, ge=0, description="Modem-sleep with camera streaming (ESP32 datasheet: 20-68 mA modem-sleep at 80-240 MHz).")
+    camera_ma: float = Field(40.0, ge=0, description="OV2640 active (datasheet: ~40 mA at 15 fps UXGA).")
+    compute_ma: float = Field(60.0, ge=0, description="Extra for CPU at 240 MHz both cores busy (motion, CNN).")
+    wifi_tx_ma: float = Field(240.0, ge=0, description="Wi-Fi TX burst (ESP32 datasheet: 802.11n TX 180-240 mA).")
+    sd_write_ma: float = Field(60.0, ge=0, description="SD card write (SD spec: up to 100 mA; typical microSD 30-80 mA).")
+    wifi_mbps: float = Field(4.0, gt=0, description="Effective uplink in megabits per second, to size Wi-Fi bursts.")
+    sd_mbps: float = Field(8.0, gt=0, description="SDMMC 1-bit effective write speed in megabits per second (~1 MB/s).")
+    battery_mah: float = Field(10_000.0, gt=0, description="Battery capacity for the days estimate.")
+    motion_ms_per_frame: float = Field(8.0, ge=0, description="ESP32 time of JPEG decode at 1/8 + motion per frame (estimate).")
+
+
+class BudgetConfig(_Strict):
+    """ESP32-CAM limits the simulator enforces."""
+
+    flash_bytes: int = Field(4 * 1024 * 1024, gt=0, description="Flash for firmware + model.")
+    firmware_bytes: int = Field(1_300_000, ge=0, description="Firmware image without the model (typical ESP32-CAM build).")
+    psram_bytes: int = Field(4 * 1024 * 1024, gt=0, description="PSRAM for frame buffers and the pre-roll ring.")
+    sram_bytes: int = Field(520 * 1024, gt=0, description="Internal SRAM (the tensor arena lives here).")
+    sram_reserved_bytes: int = Field(300 * 1024, ge=0, description="SRAM used by Wi-Fi, lwIP, FreeRTOS and the app.")
+    frame_buffers: int = Field(2, ge=1, description="Camera driver frame buffers in PSRAM.")
+    max_inferences_per_second: float | None = Field(None, gt=0, description="CNN invokes per second the ESP32 sustains (default: from the model's MAC-based latency after motion's share).")
+
+
+class NodeConfig(_Strict):
+    """Everything a camera node needs."""
+
+    camera_id: str = Field("cam1", description="Unique id: lower-case letters, digits, '-' and '_'.")
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    sensor: SensorConfig = Field(default_factory=SensorConfig)
+    motion: MotionConfig = Field(default_factory=MotionConfig)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    events: EventConfig = Field(default_factory=EventConfig)
+    recorder: RecorderConfig = Field(default_factory=RecorderConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    energy: EnergyConfig = Field(default_factory=EnergyConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+
+    @field_validator("camera_id")
+    @classmethod
+    def _camera_id(cls, v: str) -> str:
+        if not CAMERA_ID.match(v):
+            raise ValueError("camera_id must match " + CAMERA_ID.pattern)
+        return v
+
+
+def load_node_config(path: Path | None) -> NodeConfig:
+    """Read and validate a node config (``None`` = all defaults)."""
+    return NodeConfig() if path is None else load_yaml_model(path, NodeConfig)

@@ -1,0 +1,177 @@
+"""Stage 3 — motion: a background model on the tiny grayscale frame proposes regions.
+
+* Global illumination change (cloud, lights, auto exposure) is divided out:
+  each frame is scaled by the median ratio frame / background before
+  differencing, so a uniform brightness change moves nothing. A change
+  that still covers most of the frame (a scene cut, lights in one half)
+  is a *global change*: the background is re-learnt, nothing is proposed.
+* Repetitive motion (swaying trees, water) raises the per-pixel variance
+  the model keeps, and with it that pixel's threshold.
+* Foreground that stops changing (a parked object) is absorbed into the
+  background after ``absorb_frames``; people who stand still are kept alive
+  by the person stage's re-checks. A *ghost* — the spot an absorbed object
+  left, whose outline has edges in the background but not in the frame — is
+  absorbed at once and never proposed.
+* Moving pixels are cleaned, grouped into connected regions, merged when
+  they touch, filtered by size and capped per frame (largest first).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from camera_node.config import MotionConfig
+from models.inference.preprocess import Box
+
+logger = logging.getLogger(__name__)
+
+_MIN_VAR = 4.0  # floor on the noise variance (sigma 2 grey levels)
+_KERNEL = np.ones((3, 3), np.uint8)
+
+
+@dataclass
+class MotionResult:
+    """Proposals (in tiny-frame pixels) and what the frame looked like to the model."""
+
+    proposals: list[Box] = field(default_factory=list)
+    moving_fraction: float = 0.0
+    global_change: bool = False
+    gain: float = 1.0
+
+
+class MotionDetector:
+    """Per-pixel running mean/variance background with gain compensation."""
+
+    def __init__(self, cfg: MotionConfig) -> None:
+        self.cfg = cfg
+        self._bg: np.ndarray | None = None
+        self._var: np.ndarray | None = None
+        self._prev: np.ndarray | None = None
+        self._static: np.ndarray | None = None
+        self._frame: np.ndarray | None = None  # last frame, gain-compensated
+        self._frames = 0
+
+    def background_patch(self, box: Box) -> np.ndarray | None:
+        """A copy of the learnt background under ``box`` (tiny-frame pixels), with its noise threshold."""
+        if self._bg is None:
+            return None
+        window = _slices(box, self._bg.shape)
+        limit = np.maximum(self.cfg.threshold * np.sqrt(self._var[window]), self.cfg.min_diff)
+        return np.stack([self._bg[window], limit])
+
+    def differs_from(self, box: Box, patch: np.ndarray | None) -> float:
+        """Share of ``box`` in the last frame that differs from a saved background patch."""
+        if patch is None or self._frame is None:
+            return 0.0
+        current = self._frame[_slices(box, self._frame.shape)]
+        if current.shape != patch.shape[1:] or not current.size:
+            return 0.0
+        return float((np.abs(current - patch[0]) > patch[1]).mean())
+
+    def update(self, gray: np.ndarray) -> MotionResult:
+        """Feed the next tiny grayscale frame; return its proposals."""
+        frame = gray.astype(np.float32)
+        if self._bg is None or self._bg.shape != frame.shape:
+            self._bg, self._var = frame.copy(), np.full(frame.shape, 25.0, np.float32)
+            self._prev, self._static = frame.copy(), np.zeros(frame.shape, np.uint16)
+            self._frames = 1
+            return MotionResult()
+        gain = self._gain(frame)
+        frame /= gain
+        self._frame = frame
+        diff = np.abs(frame - self._bg)
+        moving = (diff > np.maximum(self.cfg.threshold * np.sqrt(self._var), self.cfg.min_diff)).astype(np.uint8)
+        fraction = float(moving.mean())
+        self._frames += 1
+        if fraction > self.cfg.global_change:
+            logger.debug("global change (%.0f%% of pixels); re-learning background", 100 * fraction)
+            self._bg, self._prev = frame, frame
+            self._static[:] = 0
+            self._frames = 1
+            return MotionResult(moving_fraction=fraction, global_change=True, gain=gain)
+        self._learn(frame, moving)
+        self._prev = frame
+        if self._frames <= self.cfg.warmup_frames:
+            return MotionResult(moving_fraction=fraction, gain=gain)
+        return MotionResult(self._regions(moving, frame), fraction, False, gain)
+
+    def _gain(self, frame: np.ndarray) -> float:
+        """Median brightness ratio of frame to background over well-exposed pixels."""
+        valid = (self._bg > 8) & (self._bg < 248) & (frame > 2)
+        if valid.sum() < 0.1 * frame.size:
+            return 1.0
+        return float(np.clip(np.median(frame[valid] / self._bg[valid]), 0.05, 20.0))
+
+    def _learn(self, frame: np.ndarray, moving: np.ndarray) -> None:
+        """Fast update where still, slow where moving; absorb foreground that stopped changing."""
+        fg = moving.astype(bool)
+        rate = np.where(fg, self.cfg.learning_rate * 0.1, self.cfg.learning_rate).astype(np.float32)
+        delta = frame - self._bg
+        self._bg += rate * delta
+        self._var += rate * (delta * delta - self._var)
+        np.maximum(self._var, _MIN_VAR, out=self._var)
+        unchanged = fg & (np.abs(frame - self._prev) < self.cfg.min_diff)
+        self._static = np.where(unchanged, self._static + 1, 0).astype(np.uint16)
+        ghost = self._static >= self.cfg.absorb_frames
+        if ghost.any():
+            self._bg[ghost] = frame[ghost]
+            self._static[ghost] = 0
+
+    def _regions(self, moving: np.ndarray, frame: np.ndarray) -> list[Box]:
+        mask = cv2.morphologyEx(moving, cv2.MORPH_OPEN, _KERNEL)
+        mask = cv2.dilate(mask, _KERNEL, iterations=1)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        if n <= 1:
+            return []
+        frame_edges, bg_edges = _edges(frame), _edges(self._bg)
+        boxes = []
+        for i in range(1, n):
+            x, y, w, h = (int(v) for v in stats[i][:4])
+            window = (slice(max(0, y - 1), y + h + 1), slice(max(0, x - 1), x + w + 1))
+            region = labels[window] == i
+            rim = region ^ cv2.erode(region.astype(np.uint8), _KERNEL).astype(bool)
+            if bg_edges[window][rim].sum() > self.cfg.ghost_ratio * frame_edges[window][rim].sum():
+                self._bg[window][region] = frame[window][region]  # a ghost: absorb it now
+                continue
+            boxes.append(Box(float(x), float(y), float(w), float(h)))
+        boxes = merge_touching(boxes, margin=1.0)
+        area = float(moving.size)
+        boxes = [b for b in boxes if self.cfg.min_area * area <= b.area <= self.cfg.max_area * area]
+        return sorted(boxes, key=lambda b: -b.area)[: self.cfg.max_regions]
+
+
+def _slices(box: Box, shape: tuple[int, int]) -> tuple[slice, slice]:
+    """Array slices of ``box`` clipped to an image of ``shape``."""
+    h, w = shape
+    x0, y0 = min(w, max(0, int(box.x))), min(h, max(0, int(box.y)))
+    x1, y1 = min(w, max(x0, int(np.ceil(box.x + box.w)))), min(h, max(y0, int(np.ceil(box.y + box.h))))
+    return slice(y0, y1), slice(x0, x1)
+
+
+def _edges(image: np.ndarray) -> np.ndarray:
+    """Gradient magnitude (Sobel, L1)."""
+    return np.abs(cv2.Sobel(image, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(image, cv2.CV_32F, 0, 1))
+
+
+def merge_touching(boxes: list[Box], margin: float) -> list[Box]:
+    """Repeatedly union boxes that overlap or lie within ``margin`` pixels of each other."""
+    boxes = list(boxes)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if a.intersects(b, margin):
+                    x0, y0 = min(a.x, b.x), min(a.y, b.y)
+                    x1, y1 = max(a.x + a.w, b.x + b.w), max(a.y + a.h, b.y + b.h)
+                    boxes[i] = Box(x0, y0, x1 - x0, y1 - y0)
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes

@@ -1,0 +1,334 @@
+"""The node: wires the stages frame by frame and reports what it did.
+
+source -> sensor (JPEG) -> recorder ring -> motion (1/8 decode) -> person
+(CNN on proposals and track re-checks, 1/2 decode) -> events -> recorder
+clips + thumbnails -> publisher. Everything the run produced goes to an
+:class:`EventSink` (files for the simulator) and, if configured, MQTT.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+import contract
+from camera_node.budget import InferenceBudget, Usage, budget_report, check_static_budget, energy_report, inferences_per_second
+from camera_node.config import NodeConfig
+from camera_node.events import Event, EventChange, EventStateMachine
+from camera_node.motion import MotionDetector, MotionResult
+from camera_node.person import Detection, PersonStage, scale_box
+from camera_node.publisher import Publisher
+from camera_node.recorder import ClipInfo, Recorder
+from camera_node.sensor import CorruptFrame, Sensor
+from camera_node.source import Frame, FrameSource
+from models import SHIPPED_MODEL
+from models.inference import TfliteClassifier
+from models.inference.measure import count_macs, min_arena_size
+from models.inference.model_info import operating_threshold
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FrameTrace:
+    """Per-frame facts the simulator's references and metrics reuse."""
+
+    jpeg_bytes: list[int] = field(default_factory=list)
+    timestamps: list[float] = field(default_factory=list)
+    motion: list[bool] = field(default_factory=list)
+    cnn: list[bool] = field(default_factory=list)
+
+
+class EventSink:
+    """Writes events.jsonl and thumbnails into an output folder."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = Path(out_dir)
+        (self.out_dir / "thumbs").mkdir(parents=True, exist_ok=True)
+        self._events = open(self.out_dir / "events.jsonl", "w")
+        self.records: list[dict] = []
+
+    def thumbnail(self, event_id: str, data: bytes) -> Path:
+        path = self.out_dir / "thumbs" / f"{event_id}.jpg"
+        path.write_bytes(data)
+        return path
+
+    def event(self, record: dict) -> None:
+        self.records.append(record)
+        self._events.write(json.dumps(record) + "\n")
+        self._events.flush()
+
+    def close(self) -> None:
+        self._events.close()
+
+
+class Node:
+    """One camera node. Feed frames with :meth:`process`, then :meth:`finish`."""
+
+    def __init__(self, cfg: NodeConfig, out_dir: Path, fps: float, publisher: Publisher | None = None) -> None:
+        self.cfg = cfg
+        self.fps = fps
+        self.out_dir = Path(out_dir)
+        self.publisher = publisher
+        model_path = cfg.detector.model or SHIPPED_MODEL
+        self.model_bytes = Path(model_path).read_bytes()
+        self.macs = count_macs(self.model_bytes)
+        self.arena_bytes = min_arena_size(self.model_bytes)
+        check_static_budget(cfg.budget, len(self.model_bytes), self.arena_bytes)
+        self.classifier = TfliteClassifier(self.model_bytes, cfg.detector.backend)
+        threshold = cfg.detector.threshold or operating_threshold(model_path)
+        s = cfg.sensor
+        self.sensor = Sensor(s.width, s.height, s.jpeg_quality)
+        self.motion = MotionDetector(cfg.motion)
+        self.person = PersonStage(cfg.detector, self.classifier, threshold, s.person_scale)
+        self.events = EventStateMachine(cfg.events, cfg.camera_id, s.width, s.height)
+        lookback = cfg.events.start_n / fps
+        self.recorder = Recorder(cfg.recorder, self.out_dir / "clips", fps, s.width, s.height, lookback)
+        self.per_second = cfg.budget.max_inferences_per_second or inferences_per_second(self.macs, cfg.energy.motion_ms_per_frame, fps)
+        self.budget = InferenceBudget(self.per_second)
+        self.sink = EventSink(self.out_dir)
+        self.trace = FrameTrace()
+        self.corrupt_frames = 0
+        self.frames = 0
+        self.motion_frames = 0
+        self.cnn_frames = 0
+        self.event_count = 0
+        self.enabled = True
+        self._best_jpeg: dict[str, bytes] = {}
+        self._pending_end: dict[str, Event] = {}
+        self._clips: dict[str, ClipInfo] = {}
+        self._thumbs: dict[str, Path] = {}
+        self._config_updates: queue.Queue = queue.Queue()
+        self._last_stats = None
+        self._last: tuple[int, float] = (0, 0.0)
+
+    # -- per frame -------------------------------------------------------
+    def process(self, frame: Frame) -> MotionResult | None:
+        """Run one frame through every stage; returns the motion result (None for a corrupt frame)."""
+        self._apply_config_updates()
+        self._last = (frame.index, frame.timestamp)
+        try:
+            jpeg = self.sensor.capture(frame.image)
+            small = self.sensor.decode_gray(jpeg, self.cfg.sensor.motion_scale)
+        except (CorruptFrame, ValueError) as exc:  # a frame the sensor/decoder cannot handle
+            self.corrupt_frames += 1
+            logger.warning("frame %d skipped: %s", frame.index, exc)
+            return None
+        self.frames += 1
+        self._handle_clips(self.recorder.push(frame.index, frame.timestamp, jpeg))
+        result = self.motion.update(small)
+        detections: list[Detection] = []
+        if self.enabled:
+            proposals = [scale_box(p, self.cfg.sensor.motion_scale) for p in result.proposals]
+            available = self.budget.available(frame.timestamp)
+            before = self.person.inferences
+            tiny = 1.0 / self.cfg.sensor.motion_scale
+            detections = self.person.process(
+                frame.index, frame.timestamp, proposals,
+                lambda: self.sensor.decode_gray(jpeg, self.cfg.sensor.person_scale), available,
+                lambda box: self.motion.background_patch(scale_box(box, tiny)),
+                lambda box, patch: self.motion.differs_from(scale_box(box, tiny), patch),
+            )
+            ran = self.person.inferences - before
+            self.budget.spend(frame.timestamp, ran)
+            self.cnn_frames += ran > 0
+            self.trace.cnn.append(ran > 0)
+        else:
+            self.trace.cnn.append(False)
+        self.motion_frames += bool(result.proposals)
+        self.trace.jpeg_bytes.append(len(jpeg))
+        self.trace.timestamps.append(frame.timestamp)
+        self.trace.motion.append(bool(result.proposals))
+        for change in self.events.update(frame.index, frame.timestamp, detections):
+            self._on_change(change, jpeg)
+        ev = self.events.current
+        if ev is not None and ev.best_frame == frame.index:
+            self._best_jpeg[ev.event_id] = jpeg
+        self._maybe_stats(frame.timestamp)
+        return result
+
+    def finish(self) -> None:
+        """End open events and clips, write the ledger."""
+        index, ts = self._last
+        for change in self.events.flush(index, ts):
+            self._on_change(change, None)
+        self._handle_clips(self.recorder.flush())
+        self.sink.close()
+        self._maybe_stats(ts, force=True)
+
+    # -- events ----------------------------------------------------------
+    def _on_change(self, change: EventChange, jpeg: bytes | None) -> None:
+        ev = change.event
+        if change.kind == "new":
+            self.event_count += 1
+            if jpeg is not None:
+                self._best_jpeg[ev.event_id] = jpeg
+            self._handle_clips(self.recorder.start(ev.event_id, ev.start_time))
+            self._send_event(change)
+            self._send_thumbnail(ev)
+        elif change.kind == "update":
+            self._send_event(change)
+        else:
+            if change.best_changed:
+                self._send_thumbnail(ev)
+            self._pending_end[ev.event_id] = ev
+            clips = self.recorder.end(ev.event_id, ev.last_seen_time)
+            if ev.event_id not in self._clips and not clips and self.recorder.clip is None:
+                clips = [ClipInfo(ev.event_id, None, None, None, 0, "no clip")]
+            self._handle_clips(clips)
+
+    def _handle_clips(self, clips: list[ClipInfo]) -> None:
+        for clip in clips:
+            self._clips[clip.event_id] = clip
+            ev = self._pending_end.pop(clip.event_id, None)
+            if ev is not None:
+                self._close_event(ev, clip)
+
+    def _close_event(self, ev: Event, clip: ClipInfo) -> None:
+        message = self._message("end", ev, clip.bytes)
+        self._publish(contract.TopicKind.EVENTS, message.to_bytes(), contract.QOS_EVENTS)
+        self._best_jpeg.pop(ev.event_id, None)
+        thumb = self._thumbs.pop(ev.event_id, None)
+        self.sink.event(
+            {
+                "event_id": ev.event_id,
+                "camera": self.cfg.camera_id,
+                "start_time": ev.start_time,
+                "end_time": ev.end_time,
+                "start_frame": ev.start_frame,
+                "alert_frame": ev.alert_frame,
+                "last_person_frame": ev.last_seen_frame,
+                "end_frame": ev.end_frame,
+                "clip_first_frame": clip.first_frame,
+                "clip_last_frame": clip.last_frame,
+                "clip": str(clip.path.relative_to(self.out_dir)) if clip.path else None,
+                "clip_bytes": clip.bytes,
+                "clip_error": clip.error,
+                "thumbnail": str(thumb.relative_to(self.out_dir)) if thumb else None,
+                "score": round(ev.best_score, 4),
+                "box": [round(v, 1) for v in (ev.best_box.x, ev.best_box.y, ev.best_box.w, ev.best_box.h)],
+                "zones": sorted(ev.zones),
+            }
+        )
+
+    def _message(self, kind: str, ev: Event, clip_bytes: int | None = None) -> contract.EventMessage:
+        box = ev.best_box
+        return contract.EventMessage(
+            type=kind, event_id=ev.event_id, camera=self.cfg.camera_id, seq=ev.seq,
+            start_time=ev.start_time, end_time=ev.end_time if kind == "end" else None,
+            score=round(min(1.0, ev.best_score), 4),
+            box=contract.BoxModel(x=box.x, y=box.y, w=max(box.w, 1e-3), h=max(box.h, 1e-3)),
+            frame_width=self.cfg.sensor.width, frame_height=self.cfg.sensor.height,
+            zones=sorted(ev.zones), clip_bytes=clip_bytes,
+        )
+
+    def _send_event(self, change: EventChange) -> None:
+        self._publish(contract.TopicKind.EVENTS, self._message(change.kind, change.event).to_bytes(), contract.QOS_EVENTS)
+
+    def _send_thumbnail(self, ev: Event) -> None:
+        jpeg = self._best_jpeg.get(ev.event_id)
+        if jpeg is None:
+            return
+        try:
+            data = self.recorder.thumbnail(jpeg, ev.best_box)
+        except ValueError as exc:
+            logger.warning("no thumbnail for %s: %s", ev.event_id, exc)
+            return
+        self._thumbs[ev.event_id] = self.sink.thumbnail(ev.event_id, data)
+        self._publish(contract.TopicKind.THUMBNAIL, data, contract.QOS_THUMBNAIL, event_id=ev.event_id)
+
+    def _publish(self, kind: contract.TopicKind, payload: bytes, qos: int, event_id: str | None = None) -> None:
+        name = contract.topic(self.cfg.mqtt.prefix, self.cfg.camera_id, kind, event_id)
+        if kind is not contract.TopicKind.THUMBNAIL:
+            self.recorder.ledger.message_bytes += len(name) + len(payload)
+        if self.publisher is not None:
+            self.publisher.publish(kind, payload, qos, event_id=event_id)
+
+    # -- stats and config ------------------------------------------------
+    def request_config(self, update: contract.ConfigSetMessage) -> None:
+        """Thread-safe: apply a config update before the next frame."""
+        self._config_updates.put(update)
+
+    def _apply_config_updates(self) -> None:
+        while not self._config_updates.empty():
+            update = self._config_updates.get()
+            if update.threshold is not None:
+                self.person.threshold = update.threshold
+            if update.event_gap is not None:
+                self.events.event_gap = update.event_gap
+            if update.enabled is not None:
+                self.enabled = update.enabled
+            logger.info("config updated: %s", update.model_dump(exclude_none=True))
+
+    def _maybe_stats(self, ts: float, force: bool = False) -> None:
+        if self._last_stats is None:
+            self._last_stats = ts
+        if not force and ts - self._last_stats < self.cfg.mqtt.stats_every:
+            return
+        self._last_stats = ts
+        if self.publisher is None:
+            return
+        led = self.recorder.ledger
+        stats = contract.StatsMessage(
+            camera=self.cfg.camera_id, time=ts, frames=self.frames, motion_frames=self.motion_frames,
+            cnn_frames=self.cnn_frames, inferences=self.person.inferences, events=self.event_count,
+            queue_bytes=self.publisher.spool.bytes, dropped_messages=self.publisher.spool.dropped,
+            ledger=contract.LedgerModel(
+                frames=led.frames, seconds=led.seconds, continuous_bytes=led.continuous_bytes,
+                clip_bytes=led.clip_bytes, thumbnail_bytes=led.thumbnail_bytes, message_bytes=led.message_bytes,
+            ),
+        )
+        self.publisher.publish(contract.TopicKind.STATS, stats.to_bytes(), contract.QOS_STATS)
+
+    # -- report ----------------------------------------------------------
+    def report(self) -> dict:
+        """Ledger, budgets, energy and counters (written as ledger.json by the simulator)."""
+        s = self.cfg.sensor
+        led = self.recorder.ledger
+        usage = Usage(
+            model_bytes=len(self.model_bytes),
+            arena_bytes=self.arena_bytes,
+            macs=self.macs,
+            max_jpeg_bytes=self.recorder.max_jpeg_bytes,
+            peak_ring_bytes=self.recorder.peak_ring_bytes,
+            person_frame_bytes=(s.width // s.person_scale) * (s.height // s.person_scale),
+            motion_model_bytes=(s.width // s.motion_scale) * (s.height // s.motion_scale) * 8,
+            seconds=led.seconds,
+            frames=self.frames,
+            inferences=self.person.inferences,
+            peak_inferences_per_second=self.budget.peak,
+            sent_bytes=led.thumbnail_bytes + led.message_bytes,
+            sd_bytes=self.recorder.sd_bytes_written,
+        )
+        return {
+            "camera": self.cfg.camera_id,
+            "ledger": led.as_dict(),
+            "frames": self.frames,
+            "corrupt_frames": self.corrupt_frames,
+            "motion_frames": self.motion_frames,
+            "cnn_frames": self.cnn_frames,
+            "cnn_frame_share": round(self.cnn_frames / max(self.frames, 1), 5),
+            "inferences": self.person.inferences,
+            "candidates_skipped_by_budget": self.person.skipped,
+            "events": self.event_count,
+            "clip_errors": self.recorder.errors,
+            "decodes": {f"1/{k}": v for k, v in sorted(self.sensor.counters.decodes.items())},
+            "decoded_pixels": {f"1/{k}": v for k, v in sorted(self.sensor.counters.pixels.items())},
+            "budget": budget_report(self.cfg.budget, usage, self.per_second),
+            "energy": energy_report(self.cfg.energy, usage, self.cfg.energy.motion_ms_per_frame),
+        }
+
+
+def run_source(node: Node, source: FrameSource, progress: bool = True) -> None:
+    """Feed every frame of ``source`` to ``node`` and finish it."""
+    total = source.frame_count
+    started = time.perf_counter()
+    for frame in tqdm(source, total=total, desc=f"node {node.cfg.camera_id}", unit="frame", disable=not progress):
+        node.process(frame)
+    node.finish()
+    logger.info("processed %d frames in %.1f s", node.frames, time.perf_counter() - started)

@@ -1,0 +1,130 @@
+"""Stage 4 — person: classify motion regions (and tracked people) with the int8 CNN.
+
+Each region is cut from a larger decode of the sensor JPEG as a square crop
+with context (:func:`models.inference.crop_region`, exactly as in training)
+and classified in the real TFLM interpreter (or LiteRT). People found are
+tracked; a track is re-checked every ``recheck_every`` frames even when
+nothing moves, so someone standing still keeps the event alive — but only
+while the region still differs from the empty background saved when the
+person was last seen moving. A track left on a person-like background when
+the person walked off therefore dies instead of keeping the event open
+forever, and the motion stage's background keeps learning everywhere.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from camera_node.config import DetectorConfig
+from models.inference import TfliteClassifier, crop_region
+from models.inference.preprocess import Box
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Detection:
+    """A classified region in sensor-frame pixels."""
+
+    box: Box
+    score: float
+    person: bool
+    from_track: bool = False
+
+
+@dataclass
+class Track:
+    box: Box
+    score: float
+    last_positive: float
+    last_checked_frame: int
+    background: object = None  # the empty background under the box when last seen moving
+
+
+def iou(a: Box, b: Box) -> float:
+    inter = a.intersection_area(b)
+    union = a.area + b.area - inter
+    return inter / union if union > 0 else 0.0
+
+
+def scale_box(box: Box, factor: float) -> Box:
+    return Box(box.x * factor, box.y * factor, box.w * factor, box.h * factor)
+
+
+class PersonStage:
+    """Runs the CNN on proposals and track re-checks; keeps the tracks."""
+
+    def __init__(self, cfg: DetectorConfig, classifier: TfliteClassifier, threshold: float, person_scale: int) -> None:
+        self.cfg = cfg
+        self.classifier = classifier
+        self.threshold = threshold
+        self.person_scale = person_scale
+        self.tracks: list[Track] = []
+        self.inferences = 0
+        self.skipped = 0  # candidates left unclassified by the per-frame cap or the MCU budget
+
+    def process(
+        self,
+        frame_index: int,
+        timestamp: float,
+        proposals: list[Box],
+        decode: Callable[[], np.ndarray],
+        budget_left: int,
+        snapshot: Callable[[Box], object],
+        differs: Callable[[Box, object], float],
+    ) -> list[Detection]:
+        """Classify ``proposals`` (sensor-frame pixels) and due track re-checks.
+
+        ``decode`` returns the person-scale grayscale frame; it is called only
+        if something needs classifying. ``budget_left`` caps the CNN runs.
+        ``snapshot(box)`` saves the empty background under a box;
+        ``differs(box, saved)`` is the share of the box that now differs from
+        it: a re-check counts only above ``recheck_foreground``.
+        """
+        self._expire(timestamp)
+        candidates: list[tuple[Box, bool]] = [(p, False) for p in proposals]
+        for track in self.tracks:
+            due = frame_index - track.last_checked_frame >= self.cfg.recheck_every
+            if due and not any(iou(track.box, p) > 0.2 for p in proposals):
+                candidates.append((track.box, True))
+        allowed = min(self.cfg.max_inferences_per_frame, budget_left)
+        self.skipped += max(0, len(candidates) - allowed)
+        candidates = candidates[:allowed]
+        if not candidates:
+            return []
+        gray = decode()
+        factor = 1.0 / self.person_scale
+        crops = np.stack([crop_region(gray, scale_box(box, factor), self.classifier.input_size) for box, _ in candidates])
+        scores = self.classifier.predict(crops)
+        self.inferences += len(candidates)
+        detections = []
+        for (box, tracked), score in zip(candidates, scores):
+            person = bool(score >= self.threshold)
+            if tracked and person:
+                track = max(self.tracks, key=lambda t: iou(t.box, box))
+                person = differs(box, track.background) >= self.cfg.recheck_foreground
+            detections.append(Detection(box, float(score), person, tracked))
+        self._update_tracks(frame_index, timestamp, detections, snapshot)
+        return detections
+
+    def _expire(self, timestamp: float) -> None:
+        self.tracks = [t for t in self.tracks if timestamp - t.last_positive <= self.cfg.track_ttl]
+
+    def _update_tracks(self, frame_index: int, timestamp: float, detections: list[Detection], snapshot: Callable[[Box], object]) -> None:
+        for det in detections:
+            match = max(self.tracks, key=lambda t: iou(t.box, det.box), default=None)
+            overlapping = match is not None and iou(match.box, det.box) > 0.2
+            if overlapping:
+                match.last_checked_frame = frame_index
+            if not det.person:
+                continue
+            if det.from_track:
+                match.score, match.last_positive = det.score, timestamp
+            elif overlapping:
+                match.box, match.score, match.last_positive = det.box, det.score, timestamp
+                match.background = snapshot(det.box)
+            else:
+                self.tracks.append(Track(det.box, det.score, timestamp, frame_index, snapshot(det.box)))

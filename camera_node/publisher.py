@@ -1,0 +1,159 @@
+"""Stage 7 — publisher: MQTT (paho-mqtt 2.x) through the store-and-forward spool.
+
+Messages are spooled to disk first and a worker thread delivers them one at a
+time, oldest first, deleting each only after the broker acknowledged it
+(QoS 1 PUBACK). A broker outage therefore loses nothing within the spool's
+cap, and delivery resumes in order on reconnect. The node speaks MQTT 3.1.1,
+which every broker (Mosquitto, EMQX, the embedded amqtt) accepts.
+Availability is retained, with an ``offline`` last will.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+
+import contract
+from camera_node.spool import QueuedMessage, Spool
+
+logger = logging.getLogger(__name__)
+
+
+def parse_broker_url(url: str) -> tuple[str, int, str | None, str | None]:
+    """``mqtt://user:pass@host:port`` -> host, port, user, password."""
+    parsed = urlparse(url if "://" in url else f"mqtt://{url}")
+    if parsed.scheme not in ("mqtt", "tcp"):
+        raise ValueError(f"unsupported broker URL scheme {parsed.scheme!r} (use mqtt://host:port)")
+    if not parsed.hostname:
+        raise ValueError(f"broker URL {url!r} has no host")
+    return parsed.hostname, parsed.port or 1883, parsed.username, parsed.password
+
+
+class Publisher:
+    """Publishes the contract's messages for one camera."""
+
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        camera_id: str,
+        spool: Spool,
+        keepalive: int = 30,
+        password: str | None = None,
+        on_config: Callable[[contract.ConfigSetMessage], None] | None = None,
+    ) -> None:
+        self.prefix, self.camera_id, self.spool = prefix, camera_id, spool
+        self.on_config = on_config
+        host, port, user, url_password = parse_broker_url(url)
+        self._connected = threading.Event()
+        self._wake = threading.Condition()
+        self._stopping = False
+        self.delivered = 0
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"smartcam-node-{camera_id}", protocol=mqtt.MQTTv311, clean_session=True
+        )
+        if user:
+            self.client.username_pw_set(user, password or url_password)
+        self.client.will_set(self._topic(contract.TopicKind.AVAILABILITY), contract.Availability.OFFLINE.value, qos=contract.QOS_AVAILABILITY, retain=True)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.connect_async(host, port, keepalive)
+        self._worker = threading.Thread(target=self._drain, name=f"publisher-{camera_id}", daemon=True)
+
+    def _topic(self, kind: contract.TopicKind, event_id: str | None = None) -> str:
+        return contract.topic(self.prefix, self.camera_id, kind, event_id)
+
+    def start(self) -> None:
+        self.client.loop_start()
+        self._worker.start()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def publish(self, kind: contract.TopicKind, payload: bytes, qos: int, retain: bool = False, event_id: str | None = None) -> int:
+        """Spool a message for delivery; returns the bytes it puts on the wire (topic + payload)."""
+        name = self._topic(kind, event_id)
+        try:
+            self.spool.put(QueuedMessage(name, payload, qos, retain))
+        except OSError as exc:
+            self.spool.dropped += 1
+            logger.error("cannot spool message on %s: %s", name, exc)
+        with self._wake:
+            self._wake.notify()
+        return len(name) + len(payload)
+
+    def wait_drained(self, timeout: float) -> bool:
+        """Block until the spool is empty (or ``timeout`` seconds)."""
+        deadline = time.monotonic() + timeout
+        while len(self.spool) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return not len(self.spool)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Deliver what is spooled (up to ``timeout``), say 'stopped', disconnect."""
+        self.publish(contract.TopicKind.AVAILABILITY, contract.Availability.STOPPED.value.encode(), contract.QOS_AVAILABILITY, retain=True)
+        self.wait_drained(timeout)
+        self._stopping = True
+        self._connected.clear()
+        with self._wake:
+            self._wake.notify()
+        self._worker.join(timeout=5)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    # -- paho callbacks (network thread) ---------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            logger.error("broker refused the connection: %s", reason_code)
+            return
+        client.publish(self._topic(contract.TopicKind.AVAILABILITY), contract.Availability.ONLINE.value, qos=contract.QOS_AVAILABILITY, retain=True)
+        client.subscribe(self._topic(contract.TopicKind.CONFIG_SET), qos=contract.QOS_CONFIG)
+        self._connected.set()
+        logger.info("connected to broker")
+        with self._wake:
+            self._wake.notify()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if self._connected.is_set():
+            logger.warning("disconnected from broker (%s); spooling", reason_code)
+        self._connected.clear()
+
+    def _on_message(self, client, userdata, message) -> None:
+        try:
+            config = contract.ConfigSetMessage.from_bytes(message.payload)
+        except contract.ContractError as exc:
+            logger.warning("ignoring config message: %s", exc)
+            return
+        if self.on_config:
+            self.on_config(config)
+
+    # -- delivery worker ---------------------------------------------------
+    def _drain(self) -> None:
+        while not self._stopping:
+            item = self.spool.peek() if self.connected else None
+            if item is None:
+                with self._wake:
+                    self._wake.wait(timeout=0.5)
+                continue
+            path, msg = item
+            info = self.client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+            if msg.qos == 0:
+                delivered = info.rc == mqtt.MQTT_ERR_SUCCESS
+            else:
+                try:
+                    info.wait_for_publish(timeout=5.0)
+                except (RuntimeError, ValueError):
+                    pass
+                delivered = info.is_published()
+            if delivered:
+                self.spool.ack(path)
+                self.delivered += 1
+            else:
+                time.sleep(0.2)

@@ -1,0 +1,100 @@
+"""Stage 1 — frame source: a video file, an image folder, a camera index or an RTSP/HTTP URL."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+DEFAULT_FPS = 10.0
+
+
+@dataclass
+class Frame:
+    """One captured frame: 0-based index, capture time (unix seconds) and BGR pixels."""
+
+    index: int
+    timestamp: float
+    image: np.ndarray
+
+
+class SourceError(RuntimeError):
+    """The source cannot be opened."""
+
+
+class FrameSource:
+    """Iterate frames of ``uri``.
+
+    Files and folders get timestamps ``start_time + index / fps`` (a
+    simulated clock, so results do not depend on host speed); live sources
+    are stamped with the wall clock. ``realtime`` paces file playback at fps.
+    """
+
+    def __init__(self, uri: str, fps: float | None = None, realtime: bool = False, start_time: float | None = None) -> None:
+        self.uri = uri
+        self.realtime = realtime
+        self.skipped = 0  # unreadable images in a folder
+        path = Path(uri)
+        self.live = not path.exists()
+        self._folder = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else None
+        if self._folder is not None:
+            if not self._folder:
+                raise SourceError(f"no images in folder {uri}")
+            self._cap = None
+            self.fps = fps or DEFAULT_FPS
+        else:
+            target: int | str = int(uri) if uri.isdigit() else uri
+            if self.live and isinstance(target, str) and "://" not in target:
+                raise SourceError(f"no such file, folder or URL: {uri}")
+            self._cap = cv2.VideoCapture(target)
+            if not self._cap.isOpened():
+                raise SourceError(f"cannot open source {uri}")
+            self.fps = fps or self._cap.get(cv2.CAP_PROP_FPS) or DEFAULT_FPS
+        if self._folder is not None:
+            self._count: int | None = len(self._folder)
+        else:
+            self._count = None if self.live else int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+        self.start_time = time.time() if start_time is None else start_time
+
+    @property
+    def frame_count(self) -> int | None:
+        """Frames in a file or folder, if known."""
+        return self._count
+
+    def __iter__(self) -> Iterator[Frame]:
+        started = time.monotonic()
+        for index, image in self._images():
+            ts = time.time() if self.live else self.start_time + index / self.fps
+            if self.realtime and not self.live:
+                delay = index / self.fps - (time.monotonic() - started)
+                if delay > 0:
+                    time.sleep(delay)
+            yield Frame(index, ts, image)
+
+    def _images(self) -> Iterator[tuple[int, np.ndarray]]:
+        if self._folder is not None:
+            for index, path in enumerate(self._folder):
+                image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+                if image is None:
+                    self.skipped += 1
+                    logger.warning("skipping unreadable image %s", path)
+                    continue
+                yield index, image
+            return
+        index = 0
+        try:
+            while True:
+                ok, image = self._cap.read()
+                if not ok:
+                    break
+                yield index, image
+                index += 1
+        finally:
+            self._cap.release()

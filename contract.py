@@ -1,0 +1,179 @@
+"""The MQTT contract between camera nodes and the gateway: topics, payloads, QoS.
+
+Both ``camera_node`` and ``gateway`` import this module and nothing else of
+each other. Topics (``<prefix>`` defaults to ``smartcam``)::
+
+    <prefix>/<camera>/availability           "online" | "offline" | "stopped"  retained, QoS 1 (LWT: offline)
+    <prefix>/<camera>/events                 EventMessage JSON                 QoS 1, not retained
+    <prefix>/<camera>/thumbnail/<event_id>   JPEG bytes                        QoS 1, not retained
+    <prefix>/<camera>/stats                  StatsMessage JSON                 QoS 0
+    <prefix>/<camera>/config/set             ConfigSetMessage JSON             QoS 1 (gateway -> node)
+
+The thumbnail topic carries the event id, so an image can never be paired
+with the wrong event whatever order the two arrive in.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_PREFIX = "smartcam"
+#: Camera ids: lower-case letters, digits, '-' and '_', 1-32 characters (safe in topics, paths and SQL).
+CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+#: Event ids: letters, digits, '.', '-' and '_', 1-64 characters, not starting with '.' (no '..').
+EVENT_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
+MAX_JSON_BYTES = 16 * 1024
+MAX_THUMBNAIL_BYTES = 256 * 1024
+
+QOS_EVENTS = 1
+QOS_THUMBNAIL = 1
+QOS_AVAILABILITY = 1
+QOS_STATS = 0
+QOS_CONFIG = 1
+
+
+class Availability(str, Enum):
+    ONLINE = "online"
+    OFFLINE = "offline"  # last will: the node vanished
+    STOPPED = "stopped"  # clean shutdown
+
+
+class TopicKind(str, Enum):
+    AVAILABILITY = "availability"
+    EVENTS = "events"
+    THUMBNAIL = "thumbnail"
+    STATS = "stats"
+    CONFIG_SET = "config/set"
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A parsed topic: which camera, what kind, and the event id for thumbnails."""
+
+    camera: str
+    kind: TopicKind
+    event_id: str | None = None
+
+
+class ContractError(ValueError):
+    """A topic or payload that does not follow the contract."""
+
+
+def topic(prefix: str, camera: str, kind: TopicKind, event_id: str | None = None) -> str:
+    """Build a topic; validates the ids it embeds."""
+    if not CAMERA_ID.match(camera):
+        raise ContractError(f"invalid camera id {camera!r}")
+    if kind is TopicKind.THUMBNAIL:
+        if event_id is None or not EVENT_ID.match(event_id):
+            raise ContractError(f"invalid event id {event_id!r}")
+        return f"{prefix}/{camera}/thumbnail/{event_id}"
+    return f"{prefix}/{camera}/{kind.value}"
+
+
+def subscription(prefix: str, kind: TopicKind) -> str:
+    """Wildcard subscription for ``kind`` on every camera."""
+    return f"{prefix}/+/thumbnail/+" if kind is TopicKind.THUMBNAIL else f"{prefix}/+/{kind.value}"
+
+
+def parse_topic(prefix: str, name: str) -> Topic:
+    """Parse a topic under ``prefix``; raise :class:`ContractError` for anything else."""
+    head = prefix + "/"
+    if not name.startswith(head):
+        raise ContractError(f"topic {name!r} is not under {prefix!r}")
+    parts = name[len(head):].split("/")
+    camera = parts[0]
+    if not CAMERA_ID.match(camera):
+        raise ContractError(f"invalid camera id {camera!r} in topic")
+    rest = "/".join(parts[1:])
+    if len(parts) == 3 and parts[1] == "thumbnail":
+        if not EVENT_ID.match(parts[2]):
+            raise ContractError(f"invalid event id {parts[2]!r} in topic")
+        return Topic(camera, TopicKind.THUMBNAIL, parts[2])
+    for kind in TopicKind:
+        if kind is not TopicKind.THUMBNAIL and rest == kind.value:
+            return Topic(camera, kind)
+    raise ContractError(f"unknown topic kind {rest!r}")
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+    @classmethod
+    def from_bytes(cls, payload: bytes):
+        """Validate a payload; raise :class:`ContractError` with the reason."""
+        if len(payload) > MAX_JSON_BYTES:
+            raise ContractError(f"payload of {len(payload)} B exceeds {MAX_JSON_BYTES} B")
+        try:
+            return cls.model_validate_json(payload)
+        except ValueError as exc:
+            raise ContractError(f"invalid {cls.__name__}: {exc}") from exc
+
+
+class BoxModel(_Message):
+    """Person box in the analysed frame's pixels."""
+
+    x: float = Field(ge=-1e5, le=1e5)
+    y: float = Field(ge=-1e5, le=1e5)
+    w: float = Field(gt=0, le=1e5)
+    h: float = Field(gt=0, le=1e5)
+
+
+class EventMessage(_Message):
+    """An event's lifecycle: ``new`` when the alert is raised, ``update``s, one ``end``."""
+
+    type: Literal["new", "update", "end"]
+    event_id: str = Field(pattern=EVENT_ID.pattern, description="Stable id, unique per camera.")
+    camera: str = Field(pattern=CAMERA_ID.pattern, description="Must equal the topic's camera id.")
+    seq: int = Field(ge=0, le=2**31, description="Per-event message counter (orders updates).")
+    label: Literal["person"] = "person"
+    start_time: float = Field(ge=0, le=1e11, description="Unix seconds of the first frame with the person.")
+    end_time: float | None = Field(None, ge=0, le=1e11, description="Unix seconds of the last frame with the person (end only).")
+    score: float = Field(ge=0, le=1, description="Best person score so far.")
+    box: BoxModel | None = Field(None, description="Box of the best detection.")
+    frame_width: int | None = Field(None, gt=0, le=100_000)
+    frame_height: int | None = Field(None, gt=0, le=100_000)
+    zones: list[str] = Field(default_factory=list, max_length=32)
+    clip_bytes: int | None = Field(None, ge=0, le=2**40, description="Size of the clip written to SD (end only).")
+    thumbnail_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+
+
+class LedgerModel(_Message):
+    """Bytes a continuous recording would have cost vs bytes actually written and sent."""
+
+    frames: int = Field(ge=0)
+    seconds: float = Field(ge=0)
+    continuous_bytes: int = Field(ge=0, description="Continuous MJPEG at the same size/quality/fps (measured).")
+    clip_bytes: int = Field(ge=0)
+    thumbnail_bytes: int = Field(ge=0)
+    message_bytes: int = Field(ge=0)
+
+
+class StatsMessage(_Message):
+    """Periodic node health and counters."""
+
+    camera: str = Field(pattern=CAMERA_ID.pattern)
+    time: float = Field(ge=0, le=1e11)
+    frames: int = Field(ge=0)
+    motion_frames: int = Field(ge=0)
+    cnn_frames: int = Field(ge=0, description="Frames on which the CNN ran at least once.")
+    inferences: int = Field(ge=0)
+    events: int = Field(ge=0)
+    queue_bytes: int = Field(ge=0, description="Bytes waiting in the store-and-forward queue.")
+    dropped_messages: int = Field(ge=0)
+    ledger: LedgerModel
+    budget: dict[str, float] = Field(default_factory=dict, max_length=64)
+
+
+class ConfigSetMessage(_Message):
+    """Runtime-tunable node settings the gateway may push."""
+
+    threshold: float | None = Field(None, gt=0, lt=1)
+    event_gap: float | None = Field(None, gt=0, le=3600)
+    enabled: bool | None = None

@@ -1,0 +1,117 @@
+"""HTTP API (FastAPI): events, thumbnails, cameras, savings, Prometheus metrics and a small HTML page.
+
+Read-only unless a bearer token is configured (then ``DELETE`` works with it).
+Ids in paths are validated against the contract's patterns and thumbnails
+are looked up through the database, so no request can name a file.
+"""
+from __future__ import annotations
+
+import html
+import os
+import time
+from collections.abc import Callable
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+
+import contract
+from gateway.config import GatewayConfig
+from gateway.media import MediaStore
+from gateway.report import savings_summary
+from gateway.store import Store
+
+CameraId = Path(pattern=contract.CAMERA_ID.pattern, max_length=32)
+EventId = Path(pattern=contract.EVENT_ID.pattern, max_length=64)
+
+
+def create_app(cfg: GatewayConfig, store: Store, media: MediaStore, metrics: Callable[[], dict] | None = None) -> FastAPI:
+    """The API over ``store``; ``metrics`` returns the daemon's ingest counters."""
+    app = FastAPI(title="smartcam gateway", version="1")
+    token = os.environ.get(cfg.api.token_env) if cfg.api.token_env else None
+
+    def require_token(authorization: str | None = Header(None)) -> None:
+        if not token:
+            raise HTTPException(403, "the API is read-only (no token configured)")
+        if authorization != f"Bearer {token}":
+            raise HTTPException(401, "bad or missing bearer token")
+
+    def found(row: dict | None) -> dict:
+        if row is None or row.get("state") == "pending":
+            raise HTTPException(404, "no such event")
+        return row
+
+    @app.get("/api/events")
+    def events(camera: str | None = Query(None, pattern=contract.CAMERA_ID.pattern), since: float | None = None,
+               until: float | None = None, label: str | None = Query(None, max_length=32),
+               limit: int = Query(50, ge=1, le=cfg.api.max_page), offset: int = Query(0, ge=0, le=10**7)) -> dict:
+        return {"events": store.events(camera, since, until, label, limit, offset), "limit": limit, "offset": offset}
+
+    @app.get("/api/events/{camera}/{event_id}")
+    def event(camera: str = CameraId, event_id: str = EventId) -> dict:
+        return found(store.event(camera, event_id))
+
+    @app.get("/api/events/{camera}/{event_id}/thumbnail.jpg")
+    def thumbnail(camera: str = CameraId, event_id: str = EventId) -> Response:
+        row = found(store.event(camera, event_id))
+        thumb = store.thumbnail(row["thumbnail_sha"]) if row.get("thumbnail_sha") else None
+        if thumb is None:
+            raise HTTPException(404, "no thumbnail")
+        try:
+            data = media.path(thumb["path"]).read_bytes()
+        except (OSError, ValueError):
+            raise HTTPException(404, "thumbnail file missing") from None
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400, immutable"})
+
+    @app.delete("/api/events/{camera}/{event_id}", dependencies=[Depends(require_token)])
+    def delete(camera: str = CameraId, event_id: str = EventId) -> dict:
+        found(store.event(camera, event_id))
+        with store.transaction():
+            store.delete_event(camera, event_id)
+        return {"deleted": event_id}
+
+    @app.get("/api/cameras")
+    def cameras() -> dict:
+        now = time.time()
+        return {"cameras": [{**c, "seconds_since_seen": round(now - c["last_seen"], 1)} for c in store.cameras()]}
+
+    @app.get("/api/savings")
+    def savings(since: float | None = None, camera: str | None = Query(None, pattern=contract.CAMERA_ID.pattern)) -> dict:
+        return savings_summary(store.ledger(since, camera), cfg.report.h264_kbps)
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def prometheus() -> str:
+        s = savings_summary(store.ledger(), cfg.report.h264_kbps)
+        lines = [
+            "# TYPE smartcam_events_total gauge", f"smartcam_events_total {store.count('events')}",
+            "# TYPE smartcam_stored_bytes gauge", f"smartcam_stored_bytes {store.stored_bytes()}",
+            "# TYPE smartcam_continuous_bytes_total counter", f"smartcam_continuous_bytes_total {s['continuous_bytes']}",
+            "# TYPE smartcam_event_bytes_total counter", f"smartcam_event_bytes_total {s['event_bytes']}",
+            "# TYPE smartcam_cameras gauge", f"smartcam_cameras {store.count('cameras')}",
+        ]
+        if metrics:
+            m = metrics()
+            lines.append("# TYPE smartcam_messages_accepted_total counter")
+            lines += [f'smartcam_messages_accepted_total{{kind="{k}"}} {v}' for k, v in sorted(m["accepted"].items())]
+            lines.append("# TYPE smartcam_messages_rejected_total counter")
+            lines += [f'smartcam_messages_rejected_total{{reason="{k}"}} {v}' for k, v in sorted(m["rejected"].items())]
+            lines += ["# TYPE smartcam_broker_connected gauge", f"smartcam_broker_connected {int(m['connected'])}"]
+        return "\n".join(lines) + "\n"
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        s = savings_summary(store.ledger(), cfg.report.h264_kbps)
+        cards = "".join(
+            f'<div class="ev"><img src="/api/events/{e["camera_id"]}/{e["event_id"]}/thumbnail.jpg" alt="" height="120">'
+            f'<br>{html.escape(e["camera_id"])} {time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e["start_time"] or 0))} '
+            f'score {e["score"] or 0:.2f} {html.escape(e["state"])}</div>'
+            for e in store.events(limit=30)
+        )
+        return (
+            "<!doctype html><html><head><meta charset='utf-8'><title>smartcam</title><style>body{font-family:sans-serif}"
+            ".ev{display:inline-block;margin:6px;font-size:12px}</style></head><body>"
+            f"<h1>smartcam</h1><p><b>{s['saved_percent']:.1f}% storage saved</b> "
+            f"({s['event_bytes']:,} B instead of {s['continuous_bytes']:,} B continuous)</p>"
+            f"<h2>Recent events</h2>{cards or '<p>No events yet.</p>'}</body></html>"
+        )
+
+    return app

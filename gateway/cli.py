@@ -1,0 +1,127 @@
+"""``smartcam gateway ...``: run the daemon (+ API), write the savings report."""
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import signal
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+from gateway.config import ConfigError, GatewayConfig, load_gateway_config
+
+logger = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``gateway`` command group."""
+    gw = sub.add_parser("gateway", help="MQTT gateway: ingest, store, retention, API, savings report")
+    cmds = gw.add_subparsers(dest="gateway_command", required=True, metavar="COMMAND")
+
+    p = cmds.add_parser("run", help="run the daemon (and the HTTP API) until SIGTERM / Ctrl-C")
+    _common(p)
+    p.add_argument("--broker", help="override mqtt.url (mqtt://host:port)")
+    p.add_argument("--no-api", action="store_true", help="do not serve the HTTP API")
+    p.add_argument("--port", type=int, help="override api.port")
+    p.set_defaults(func=_run)
+
+    p = cmds.add_parser("report", help="write the storage-savings report (HTML + PNG plots, JSON, CSV)")
+    _common(p)
+    p.add_argument("--since", help="start: ISO date/time, unix seconds, or an age like 7d / 12h")
+    p.add_argument("--camera", help="only this camera")
+    p.add_argument("--truth", type=Path, help="a node metrics.json to show detection quality next to savings")
+    p.add_argument("--out", type=Path, default=Path("runs/report"), help="output folder (default: %(default)s)")
+    p.set_defaults(func=_report)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="gateway YAML (default: built-in defaults)")
+    p.add_argument("--dsn", help="override store.dsn (sqlite:///path or postgresql://...)")
+    p.add_argument("--media", type=Path, help="override store.media_dir")
+
+
+def load(args: argparse.Namespace) -> GatewayConfig:
+    cfg = load_gateway_config(args.config)
+    if args.dsn:
+        cfg.store.dsn = args.dsn
+    if args.media:
+        cfg.store.media_dir = args.media
+    return cfg
+
+
+def parse_since(text: str | None, now: float | None = None) -> float | None:
+    """``None``, unix seconds, an ISO date/time, or an age such as ``7d``, ``12h``, ``30m``."""
+    if text is None:
+        return None
+    now = time.time() if now is None else now
+    if m := re.fullmatch(r"(\d+(?:\.\d+)?)([dhm])", text):
+        return now - float(m.group(1)) * {"d": 86400, "h": 3600, "m": 60}[m.group(2)]
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise ConfigError(f"--since: cannot read {text!r} (use 2026-11-01, 1795000000 or 7d)") from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from gateway.daemon import GatewayDaemon
+
+    cfg = load(args)
+    if args.broker:
+        cfg.mqtt.url = args.broker
+    if args.port is not None:
+        cfg.api.port = args.port
+    daemon = GatewayDaemon(cfg)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    daemon.start()
+    server = None
+    if not args.no_api:
+        server = serve_api(cfg, daemon)
+    logger.info("gateway running; store %s", cfg.store.dsn)
+    stop.wait()
+    daemon.stop()
+    if server is not None:
+        server.should_exit = True
+    return 0
+
+
+def serve_api(cfg: GatewayConfig, daemon) -> "object":
+    """Start uvicorn in a thread; returns the server (set ``should_exit`` to stop)."""
+    import uvicorn
+
+    from gateway.api import create_app
+
+    app = create_app(cfg, daemon.store, daemon.media, daemon.metrics)
+    server = uvicorn.Server(uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port, log_level="warning"))
+    threading.Thread(target=server.run, name="gateway-api", daemon=True).start()
+    return server
+
+
+def _report(args: argparse.Namespace) -> int:
+    from gateway.report import write_report
+    from gateway.store import Store
+
+    cfg = load(args)
+    store = Store(cfg.store.dsn)
+    doc = write_report(store, args.out, cfg.report.h264_kbps, parse_since(args.since), args.camera, args.truth)
+    t = doc["total"]
+    print(f"saved {t['saved_bytes']:,} B ({t['saved_percent']:.1f}%) over {t['seconds'] / 3600:.2f} camera-hours, {doc['events']} events")
+    print(f"report: {args.out / 'report.html'}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed ``gateway`` command; errors become a message and exit status 1."""
+    try:
+        return args.func(args)
+    except (ConfigError, ValueError, OSError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,91 @@
+"""Gateway configuration (YAML validated by pydantic; unknown keys are errors)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contract import DEFAULT_PREFIX, MAX_JSON_BYTES, MAX_THUMBNAIL_BYTES
+from yamlconfig import ConfigError, load_yaml_model
+
+__all__ = ["ConfigError", "GatewayConfig", "load_gateway_config"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttConfig(_Strict):
+    """Broker connection."""
+
+    url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://[user@]host[:port] of the broker.")
+    prefix: str = Field(DEFAULT_PREFIX, pattern=r"^[A-Za-z0-9_-]{1,32}$", description="Topic prefix shared with the nodes.")
+    client_id: str = Field("smartcam-gateway", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Stable id: the broker keeps this session's queue while the gateway is down.")
+    password_env: str | None = Field(None, description="Environment variable holding the password.")
+    share_group: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,32}$", description="Subscribe as $share/<group>/... so several gateways split the load (MQTT 5).")
+    session_expiry: int = Field(7 * 24 * 3600, ge=0, description="Seconds the broker keeps the session (and queued QoS 1 messages) after a disconnect (MQTT 5).")
+    keepalive: int = Field(30, ge=5, le=3600, description="Keepalive in seconds.")
+    protocol: str = Field("auto", pattern="^(auto|5|3.1.1)$", description="auto = MQTT 5, falling back to 3.1.1 for brokers without it (e.g. amqtt).")
+
+
+class StoreConfig(_Strict):
+    """Where events and thumbnails live."""
+
+    dsn: str = Field("sqlite:///runs/gateway/smartcam.db", description="sqlite:///path (embedded default) or postgresql://user@host/db.")
+    media_dir: Path = Field(Path("runs/gateway/media"), description="Thumbnails, content-addressed (sha256).")
+
+
+class RetentionConfig(_Strict):
+    """How long and how much is kept."""
+
+    days: float = Field(30.0, gt=0, description="Default retention in days.")
+    camera_days: dict[str, float] = Field(default_factory=dict, description="Per-camera retention overrides in days.")
+    max_gb: float = Field(10.0, gt=0, description="Total size cap; oldest events are deleted first to stay under it.")
+    sweep_every: float = Field(60.0, gt=0, description="Seconds between retention sweeps.")
+
+
+class LimitsConfig(_Strict):
+    """Edge validation limits."""
+
+    max_json_bytes: int = Field(MAX_JSON_BYTES, gt=0, le=MAX_JSON_BYTES, description="Larger JSON payloads are rejected.")
+    max_thumbnail_bytes: int = Field(MAX_THUMBNAIL_BYTES, gt=0, le=MAX_THUMBNAIL_BYTES, description="Larger thumbnails are rejected.")
+    max_thumbnail_pixels: int = Field(1920 * 1080, gt=0, description="Decompression-bomb guard: larger images are rejected.")
+
+
+class ReportConfig(_Strict):
+    """Storage-savings report."""
+
+    h264_kbps: float = Field(1024.0, gt=0, description="Bitrate of the continuous H.264 NVR recording to compare with (per camera).")
+
+
+class ApiConfig(_Strict):
+    """HTTP API."""
+
+    host: str = Field("127.0.0.1", description="Bind address.")
+    port: int = Field(8080, ge=0, le=65535, description="Port (0 = pick a free one).")
+    token_env: str | None = Field(None, description="Environment variable holding a bearer token; without one the API is read-only.")
+    max_page: int = Field(200, ge=1, le=1000, description="Largest page of events.")
+
+
+class HomeAssistantConfig(_Strict):
+    """Home Assistant MQTT discovery."""
+
+    enabled: bool = Field(True, description="Publish discovery configs per camera.")
+    discovery_prefix: str = Field("homeassistant", description="Home Assistant's discovery prefix.")
+
+
+class GatewayConfig(_Strict):
+    """Everything the gateway needs."""
+
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
+
+
+def load_gateway_config(path: Path | None) -> GatewayConfig:
+    """Read and validate a gateway config (``None`` = all defaults)."""
+    return GatewayConfig() if path is None else load_yaml_model(path, GatewayConfig)

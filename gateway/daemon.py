@@ -1,0 +1,231 @@
+"""The gateway daemon: an MQTT 5 client (3.1.1 fallback) that hands messages to the ingestor.
+
+* Persistent session (clean start off, session expiry set): a restart loses
+  nothing the broker queued. Messages are acknowledged *after* they are
+  committed (manual ack), so a crash mid-ingest means redelivery, never loss.
+* Optional shared subscription ``$share/<group>/...`` so several gateways
+  split the load.
+* "Connected" only on a successful CONNACK; reconnects with backoff.
+* Availability retained with a last will (online / stopped / offline).
+* Retention sweeps on a timer; Home Assistant discovery per camera.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+import contract
+from gateway.config import GatewayConfig
+from gateway.homeassistant import discovery_messages, gateway_topic
+from gateway.ingest import Ingestor
+from gateway.media import MediaStore
+from gateway.report import savings_summary
+from gateway.retention import sweep
+from gateway.store import Store
+
+logger = logging.getLogger(__name__)
+
+KINDS = (contract.TopicKind.EVENTS, contract.TopicKind.THUMBNAIL, contract.TopicKind.STATS, contract.TopicKind.AVAILABILITY)
+
+
+def _parse(url: str) -> tuple[str, int, str | None, str | None]:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url if "://" in url else f"mqtt://{url}")
+    if parsed.scheme not in ("mqtt", "tcp") or not parsed.hostname:
+        raise ValueError(f"bad broker URL {url!r} (use mqtt://host:port)")
+    return parsed.hostname, parsed.port or 1883, parsed.username, parsed.password
+
+
+class GatewayDaemon:
+    """Owns the MQTT client, the ingest worker and the retention timer."""
+
+    def __init__(self, cfg: GatewayConfig, store: Store | None = None) -> None:
+        self.cfg = cfg
+        self.store = store or Store(cfg.store.dsn)
+        self.media = MediaStore(cfg.store.media_dir)
+        self.ingestor = Ingestor(self.store, self.media, cfg.mqtt.prefix, cfg.limits, on_event=self._on_ingested)
+        self.connected = threading.Event()
+        self.protocol = mqtt.MQTTv311 if cfg.mqtt.protocol == "3.1.1" else mqtt.MQTTv5
+        self._queue: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self._known_cameras: set[str] = set()
+        self.client = self._make_client()
+        self._worker = threading.Thread(target=self._work, name="gateway-ingest", daemon=True)
+        self._sweeper = threading.Thread(target=self._sweep_loop, name="gateway-retention", daemon=True)
+
+    @property
+    def availability_topic(self) -> str:
+        return gateway_topic(self.cfg.mqtt.prefix, self.cfg.mqtt.client_id, "availability")
+
+    def _make_client(self) -> mqtt.Client:
+        m = self.cfg.mqtt
+        kwargs = {"clean_session": False} if self.protocol == mqtt.MQTTv311 else {}
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=m.client_id, protocol=self.protocol, **kwargs)
+        host, port, user, password = _parse(m.url)
+        if user:
+            client.username_pw_set(user, os.environ.get(m.password_env) if m.password_env else password)
+        client.will_set(self.availability_topic, contract.Availability.OFFLINE.value, qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.manual_ack_set(True)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        props = None
+        if self.protocol == mqtt.MQTTv5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = m.session_expiry
+        client.connect_async(host, port, m.keepalive, clean_start=False if self.protocol == mqtt.MQTTv5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY, properties=props)
+        return client
+
+    # -- lifecycle --------------------------------------------------------
+    def start(self) -> None:
+        self.client.loop_start()
+        self._worker.start()
+        self._sweeper.start()
+        if self.cfg.mqtt.protocol == "auto":
+            threading.Thread(target=self._connack_watchdog, name="gateway-connack", daemon=True).start()
+
+    def _connack_watchdog(self, wait: float = 5.0) -> None:
+        """A broker that accepts TCP but never answers an MQTT 5 CONNECT (amqtt) is spoken to in 3.1.1."""
+        host, port, _, _ = _parse(self.cfg.mqtt.url)
+        while not self._stop.is_set() and self.protocol == mqtt.MQTTv5 and not self.connected.wait(wait):
+            try:
+                socket.create_connection((host, port), timeout=2).close()
+            except OSError:
+                continue  # the broker is down, not a protocol problem: paho keeps retrying
+            self._fallback()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self.connected.wait(timeout)
+
+    def stop(self) -> None:
+        """Say 'stopped', drain the queue, disconnect."""
+        if self.connected.is_set():
+            self.client.publish(self.availability_topic, contract.Availability.STOPPED.value, qos=1, retain=True).wait_for_publish(5)
+        deadline = time.monotonic() + 10
+        while not self._queue.empty() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._stop.set()
+        self._worker.join(timeout=5)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def idle(self, quiet: float = 0.5, timeout: float = 60.0) -> bool:
+        """Wait until no message arrived for ``quiet`` seconds and the queue is empty."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._queue.empty() and time.monotonic() - self._last_message > quiet:
+                return True
+            time.sleep(0.05)
+        return False
+
+    _last_message = 0.0
+
+    # -- MQTT callbacks -----------------------------------------------------
+    def _subscription(self, kind: contract.TopicKind) -> str:
+        topic = contract.subscription(self.cfg.mqtt.prefix, kind)
+        if self.cfg.mqtt.share_group and self.protocol == mqtt.MQTTv5:
+            return f"$share/{self.cfg.mqtt.share_group}/{topic}"
+        return topic
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            logger.error("broker refused the connection: %s", reason_code)
+            if str(reason_code) == "Unsupported protocol version":
+                self._fallback()
+            return
+        client.subscribe([(self._subscription(k), 1) for k in KINDS])
+        if self.cfg.homeassistant.enabled:
+            client.subscribe(f"{self.cfg.homeassistant.discovery_prefix}/status", qos=1)
+        client.publish(self.availability_topic, contract.Availability.ONLINE.value, qos=1, retain=True)
+        self.connected.set()
+        logger.info("connected (MQTT %s, session present: %s)", "5" if self.protocol == mqtt.MQTTv5 else "3.1.1", flags.session_present)
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        logger.warning("cannot reach the broker; retrying with backoff")
+
+    def _fallback(self) -> None:
+        """In ``auto`` mode, a broker that refuses MQTT 5 gets 3.1.1."""
+        if self.cfg.mqtt.protocol == "auto" and self.protocol == mqtt.MQTTv5:
+            logger.warning("broker does not accept MQTT 5; falling back to 3.1.1 (no shared subscriptions, no session expiry)")
+            old = self.client
+            self.protocol = mqtt.MQTTv311
+            self.client = self._make_client()
+            threading.Thread(target=lambda: (old.loop_stop(), old.disconnect()), daemon=True).start()
+            self.client.loop_start()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if self.connected.is_set():
+            logger.warning("disconnected: %s", reason_code)
+        self.connected.clear()
+
+    def _on_message(self, client, userdata, message) -> None:
+        self._last_message = time.monotonic()
+        self._queue.put((client, message))
+
+    # -- ingest worker --------------------------------------------------------
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, msg = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if msg.topic == f"{self.cfg.homeassistant.discovery_prefix}/status":
+                if msg.payload == b"online":
+                    for camera in sorted(self._known_cameras):
+                        self._discover(camera)
+                client.ack(msg.mid, msg.qos)
+                continue
+            delay = 0.5
+            while not self._stop.is_set():
+                try:
+                    self.ingestor.handle(msg.topic, msg.payload)
+                    break
+                except Exception as exc:  # store trouble: keep the message, retry with backoff
+                    logger.error("store error, will retry: %s", exc)
+                    time.sleep(delay)
+                    delay = min(delay * 2, 30)
+            else:
+                return  # stopping: not acked, the broker redelivers
+            client.ack(msg.mid, msg.qos)
+            self._last_message = time.monotonic()
+
+    def _on_ingested(self, kind: str, info: dict) -> None:
+        camera = info["camera"]
+        if camera not in self._known_cameras:
+            self._known_cameras.add(camera)
+            if self.cfg.homeassistant.enabled:
+                self._discover(camera)
+        if kind == "thumbnail":
+            data = self.media.path(self.media.relative_path(info["sha256"])).read_bytes()
+            self.client.publish(gateway_topic(self.cfg.mqtt.prefix, camera, "last_thumbnail"), data, qos=0, retain=True)
+        elif kind == "stats" and self.cfg.homeassistant.enabled:
+            summary = savings_summary(self.store.ledger(camera=camera), self.cfg.report.h264_kbps)
+            self.client.publish(gateway_topic(self.cfg.mqtt.prefix, camera, "savings"), json.dumps(summary).encode(), qos=0, retain=True)
+
+    def _discover(self, camera: str) -> None:
+        for topic, payload in discovery_messages(self.cfg.homeassistant.discovery_prefix, self.cfg.mqtt.prefix, camera):
+            self.client.publish(topic, payload, qos=1, retain=True)
+
+    def _sweep_loop(self) -> None:
+        while not self._stop.wait(self.cfg.retention.sweep_every):
+            try:
+                sweep(self.store, self.media, self.cfg.retention)
+            except Exception as exc:
+                logger.error("retention sweep failed: %s", exc)
+
+    def metrics(self) -> dict:
+        c = self.ingestor.counters
+        return {"accepted": dict(c.accepted), "rejected": dict(c.rejected), "queue": self._queue.qsize(), "connected": self.connected.is_set()}
+

@@ -1,0 +1,110 @@
+"""Validate one MQTT message at the edge and apply it to the store.
+
+Every message is either applied or rejected with a counted reason; nothing
+here raises to the caller, so a bad message never stops the ones after it.
+Thumbnails are written (content-addressed, atomically) before the row that
+points at them.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import contract
+from gateway.config import LimitsConfig
+from gateway.media import BadImage, MediaStore, check_jpeg
+from gateway.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestCounters:
+    accepted: Counter = field(default_factory=Counter)
+    rejected: Counter = field(default_factory=Counter)
+    _logged: set = field(default_factory=set)
+
+
+class Ingestor:
+    """Applies messages to the store; counts and logs (once per reason) what it rejects."""
+
+    def __init__(self, store: Store, media: MediaStore, prefix: str, limits: LimitsConfig,
+                 on_event: Callable[[str, dict], None] | None = None) -> None:
+        self.store, self.media, self.prefix, self.limits = store, media, prefix, limits
+        self.counters = IngestCounters()
+        self.on_event = on_event
+
+    def handle(self, topic: str, payload: bytes, received_at: float | None = None) -> bool:
+        """Apply one message; return whether it was accepted."""
+        at = time.time() if received_at is None else received_at
+        try:
+            parsed = contract.parse_topic(self.prefix, topic)
+            kind = parsed.kind
+            if kind is contract.TopicKind.THUMBNAIL:
+                self._thumbnail(parsed, payload, at)
+            elif len(payload) > self.limits.max_json_bytes:
+                raise contract.ContractError(f"payload of {len(payload)} B exceeds {self.limits.max_json_bytes} B")
+            elif kind is contract.TopicKind.EVENTS:
+                self._event(parsed, payload, at)
+            elif kind is contract.TopicKind.STATS:
+                self._stats(parsed, payload, at)
+            elif kind is contract.TopicKind.AVAILABILITY:
+                self._availability(parsed, payload, at)
+            else:
+                return True  # config/set is for nodes; seen on a wildcard, ignored
+        except (contract.ContractError, BadImage) as exc:
+            self._reject(type(exc).__name__, topic, str(exc))
+            return False
+        except Exception as exc:  # a store failure (disk full, database gone) must not kill the daemon
+            self._reject("StoreError", topic, f"{type(exc).__name__}: {exc}")
+            raise
+        self.counters.accepted[kind.value] += 1
+        return True
+
+    def _event(self, topic: contract.Topic, payload: bytes, at: float) -> None:
+        msg = contract.EventMessage.from_bytes(payload)
+        if msg.camera != topic.camera:
+            raise contract.ContractError(f"payload camera {msg.camera!r} does not match topic camera {topic.camera!r}")
+        with self.store.transaction():
+            self.store.touch_camera(msg.camera, at)
+            self.store.upsert_event(msg, at)
+        if self.on_event:
+            self.on_event(msg.type, {"camera": msg.camera, "event_id": msg.event_id, "score": msg.score})
+
+    def _thumbnail(self, topic: contract.Topic, payload: bytes, at: float) -> None:
+        check_jpeg(payload, self.limits.max_thumbnail_bytes, self.limits.max_thumbnail_pixels)
+        sha, relative = self.media.put(payload)  # the file first ...
+        with self.store.transaction():  # ... then the rows that point at it
+            self.store.touch_camera(topic.camera, at)
+            self.store.attach_thumbnail(topic.camera, topic.event_id, sha, len(payload), relative, at)
+        if self.on_event:
+            self.on_event("thumbnail", {"camera": topic.camera, "event_id": topic.event_id, "sha256": sha})
+
+    def _stats(self, topic: contract.Topic, payload: bytes, at: float) -> None:
+        stats = contract.StatsMessage.from_bytes(payload)
+        if stats.camera != topic.camera:
+            raise contract.ContractError(f"payload camera {stats.camera!r} does not match topic camera {topic.camera!r}")
+        with self.store.transaction():
+            self.store.add_stats(stats, at)
+        if self.on_event:
+            self.on_event("stats", {"camera": stats.camera})
+
+    def _availability(self, topic: contract.Topic, payload: bytes, at: float) -> None:
+        try:
+            value = contract.Availability(payload.decode("ascii"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise contract.ContractError(f"availability must be one of online/offline/stopped, got {payload[:32]!r}") from exc
+        with self.store.transaction():
+            self.store.touch_camera(topic.camera, at, value.value)
+        if self.on_event:
+            self.on_event("availability", {"camera": topic.camera})
+
+    def _reject(self, reason: str, topic: str, detail: str) -> None:
+        self.counters.rejected[reason] += 1
+        key = (reason, detail.split(":")[0][:80])
+        if key not in self.counters._logged:
+            self.counters._logged.add(key)
+            logger.warning("rejected message on %r (%s): %s", topic[:200], reason, detail[:300])

@@ -1,0 +1,294 @@
+"""Event store on SQLite (embedded default, WAL) or PostgreSQL (psycopg 3): one schema, one set of queries.
+
+Writes are idempotent upserts keyed by ``(camera_id, event_id)``: QoS 1
+duplicates and out-of-order new/update/end messages converge to the same
+row. Storage totals come from the database, never from walking the disk.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import contract
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS cameras (
+        camera_id TEXT PRIMARY KEY,
+        first_seen DOUBLE PRECISION NOT NULL,
+        last_seen DOUBLE PRECISION NOT NULL,
+        availability TEXT,
+        last_ledger TEXT,
+        last_stats TEXT
+    )""",
+    """CREATE TABLE IF NOT EXISTS events (
+        camera_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        label TEXT NOT NULL DEFAULT 'person',
+        state TEXT NOT NULL,
+        seq INTEGER NOT NULL DEFAULT -1,
+        start_time DOUBLE PRECISION,
+        end_time DOUBLE PRECISION,
+        score DOUBLE PRECISION,
+        box TEXT,
+        zones TEXT,
+        clip_bytes BIGINT,
+        thumbnail_sha TEXT,
+        received_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (camera_id, event_id)
+    )""",
+    """CREATE INDEX IF NOT EXISTS events_start ON events (start_time)""",
+    """CREATE TABLE IF NOT EXISTS thumbnails (
+        sha256 TEXT PRIMARY KEY,
+        bytes BIGINT NOT NULL,
+        path TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS ledger (
+        camera_id TEXT NOT NULL,
+        hour BIGINT NOT NULL,
+        frames BIGINT NOT NULL DEFAULT 0,
+        seconds DOUBLE PRECISION NOT NULL DEFAULT 0,
+        continuous_bytes BIGINT NOT NULL DEFAULT 0,
+        clip_bytes BIGINT NOT NULL DEFAULT 0,
+        thumbnail_bytes BIGINT NOT NULL DEFAULT 0,
+        message_bytes BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (camera_id, hour)
+    )""",
+]
+LEDGER_FIELDS = ("frames", "seconds", "continuous_bytes", "clip_bytes", "thumbnail_bytes", "message_bytes")
+
+_UPSERT_EVENT = """
+INSERT INTO events (camera_id, event_id, label, state, seq, start_time, end_time, score, box, zones, clip_bytes, received_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (camera_id, event_id) DO UPDATE SET
+    state = CASE WHEN events.state = 'ended' OR excluded.state = 'ended' THEN 'ended' ELSE excluded.state END,
+    seq = CASE WHEN excluded.seq > events.seq THEN excluded.seq ELSE events.seq END,
+    start_time = COALESCE(events.start_time, excluded.start_time),
+    end_time = COALESCE(excluded.end_time, events.end_time),
+    score = CASE WHEN events.score IS NULL OR excluded.score > events.score THEN excluded.score ELSE events.score END,
+    box = CASE WHEN excluded.seq >= events.seq THEN excluded.box ELSE events.box END,
+    zones = CASE WHEN excluded.seq >= events.seq THEN excluded.zones ELSE events.zones END,
+    clip_bytes = COALESCE(excluded.clip_bytes, events.clip_bytes),
+    updated_at = excluded.updated_at
+"""
+
+
+class Store:
+    """A connection to the event database (thread-safe: one lock around it)."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._lock = threading.RLock()
+        if dsn.startswith("sqlite:///"):
+            self.dialect = "sqlite"
+            path = Path(dsn[len("sqlite:///"):])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        elif dsn.startswith(("postgresql://", "postgres://")):
+            import psycopg
+
+            self.dialect = "postgres"
+            self._conn = psycopg.connect(dsn, autocommit=True)
+        else:
+            raise ValueError(f"unsupported store DSN {dsn!r} (sqlite:///path or postgresql://...)")
+        self._migrate()
+
+    # -- plumbing -------------------------------------------------------
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self.dialect == "postgres" else sql
+
+    def _execute(self, sql: str, params: tuple = ()) -> Any:
+        return self._conn.execute(self._sql(sql), params)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything inside commits together or not at all."""
+        with self._lock:
+            if self.dialect == "sqlite":
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            else:
+                with self._conn.transaction():
+                    yield
+
+    def _rows(self, sql: str, params: tuple = ()) -> list[dict]:
+        with self._lock:
+            cur = self._execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            for statement in _SCHEMA:
+                self._execute(statement)
+            version = self._execute("SELECT version FROM schema_version").fetchone()
+            if version is None:
+                self._execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif version[0] > SCHEMA_VERSION:
+                raise RuntimeError(f"database schema {version[0]} is newer than this gateway ({SCHEMA_VERSION})")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- writes ---------------------------------------------------------
+    def touch_camera(self, camera: str, at: float, availability: str | None = None) -> None:
+        self._execute(
+            "INSERT INTO cameras (camera_id, first_seen, last_seen, availability) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (camera_id) DO UPDATE SET last_seen = CASE WHEN excluded.last_seen > cameras.last_seen "
+            "THEN excluded.last_seen ELSE cameras.last_seen END, availability = COALESCE(excluded.availability, cameras.availability)",
+            (camera, at, at, availability),
+        )
+
+    def upsert_event(self, msg: contract.EventMessage, received_at: float) -> None:
+        state = {"new": "open", "update": "open", "end": "ended"}[msg.type]
+        box = json.dumps(msg.box.model_dump()) if msg.box else None
+        self._execute(
+            _UPSERT_EVENT,
+            (msg.camera, msg.event_id, msg.label, state, msg.seq, msg.start_time, msg.end_time, msg.score, box,
+             json.dumps(msg.zones), msg.clip_bytes, received_at, received_at),
+        )
+
+    def attach_thumbnail(self, camera: str, event_id: str, sha: str, nbytes: int, path: str, at: float) -> None:
+        """Point the event (a pending row if its message has not arrived yet) at a stored thumbnail."""
+        self._execute(
+            "INSERT INTO thumbnails (sha256, bytes, path, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+            (sha, nbytes, path, at),
+        )
+        self._execute(
+            "INSERT INTO events (camera_id, event_id, state, thumbnail_sha, received_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?) "
+            "ON CONFLICT (camera_id, event_id) DO UPDATE SET thumbnail_sha = excluded.thumbnail_sha, updated_at = excluded.updated_at",
+            (camera, event_id, sha, at, at),
+        )
+
+    def add_stats(self, stats: contract.StatsMessage, at: float) -> None:
+        """Add the ledger growth since the camera's previous stats to its hour bucket."""
+        row = self._rows("SELECT last_ledger FROM cameras WHERE camera_id = ?", (stats.camera,))
+        previous = json.loads(row[0]["last_ledger"]) if row and row[0]["last_ledger"] else None
+        current = stats.ledger.model_dump()
+        if previous is None or any(current[k] < previous.get(k, 0) for k in LEDGER_FIELDS):
+            previous = {k: 0 for k in LEDGER_FIELDS}  # first report, or the node restarted its counters
+        delta = {k: current[k] - previous.get(k, 0) for k in LEDGER_FIELDS}
+        hour = int(stats.time // 3600 * 3600)
+        cols = ", ".join(LEDGER_FIELDS)
+        sets = ", ".join(f"{k} = ledger.{k} + excluded.{k}" for k in LEDGER_FIELDS)
+        self._execute(
+            f"INSERT INTO ledger (camera_id, hour, {cols}) VALUES (?, ?, {', '.join('?' * len(LEDGER_FIELDS))}) "
+            f"ON CONFLICT (camera_id, hour) DO UPDATE SET {sets}",
+            (stats.camera, hour, *(delta[k] for k in LEDGER_FIELDS)),
+        )
+        self.touch_camera(stats.camera, at)
+        self._execute(
+            "UPDATE cameras SET last_ledger = ?, last_stats = ? WHERE camera_id = ?",
+            (json.dumps(current), stats.model_dump_json(exclude={"ledger"}), stats.camera),
+        )
+
+    # -- reads ----------------------------------------------------------
+    def events(self, camera: str | None = None, since: float | None = None, until: float | None = None,
+               label: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+        where, params = ["state <> 'pending'"], []
+        for clause, value in (("camera_id = ?", camera), ("start_time >= ?", since), ("start_time < ?", until), ("label = ?", label)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        rows = self._rows(
+            f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY start_time DESC, event_id LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [_decode_event(r) for r in rows]
+
+    def event(self, camera: str, event_id: str) -> dict | None:
+        rows = self._rows("SELECT * FROM events WHERE camera_id = ? AND event_id = ?", (camera, event_id))
+        return _decode_event(rows[0]) if rows else None
+
+    def thumbnail(self, sha: str) -> dict | None:
+        rows = self._rows("SELECT * FROM thumbnails WHERE sha256 = ?", (sha,))
+        return rows[0] if rows else None
+
+    def cameras(self) -> list[dict]:
+        return self._rows("SELECT camera_id, first_seen, last_seen, availability, last_stats FROM cameras ORDER BY camera_id")
+
+    def ledger(self, since: float | None = None, camera: str | None = None) -> list[dict]:
+        where, params = ["1 = 1"], []
+        if since is not None:
+            where.append("hour >= ?")
+            params.append(int(since // 3600 * 3600))
+        if camera is not None:
+            where.append("camera_id = ?")
+            params.append(camera)
+        return self._rows(f"SELECT * FROM ledger WHERE {' AND '.join(where)} ORDER BY hour, camera_id", tuple(params))
+
+    def event_counts(self, since: float | None = None, camera: str | None = None) -> list[dict]:
+        """Events per camera and start hour."""
+        rows = self.events(camera=camera, since=since, limit=10**9)
+        counts: dict[tuple[str, int], int] = {}
+        for r in rows:
+            key = (r["camera_id"], int(r["start_time"] // 3600 * 3600))
+            counts[key] = counts.get(key, 0) + 1
+        return [{"camera_id": c, "hour": h, "events": n} for (c, h), n in sorted(counts.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
+
+    def stored_bytes(self) -> int:
+        """Bytes the gateway keeps on disk (thumbnails), from the database."""
+        return int(self._rows("SELECT COALESCE(SUM(bytes), 0) AS total FROM thumbnails")[0]["total"])
+
+    def count(self, table: str) -> int:
+        if table not in ("events", "thumbnails", "cameras", "ledger"):
+            raise ValueError(table)
+        return int(self._rows(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"])
+
+    # -- retention --------------------------------------------------------
+    def oldest_events(self, limit: int) -> list[dict]:
+        return self._rows(
+            "SELECT camera_id, event_id, thumbnail_sha FROM events ORDER BY COALESCE(start_time, received_at) LIMIT ?", (limit,)
+        )
+
+    def expired_events(self, camera: str | None, before: float, limit: int = 1000) -> list[dict]:
+        where = "COALESCE(start_time, received_at) < ?"
+        params: tuple = (before,)
+        if camera is not None:
+            where += " AND camera_id = ?"
+            params += (camera,)
+        return self._rows(f"SELECT camera_id, event_id, thumbnail_sha FROM events WHERE {where} LIMIT ?", (*params, limit))
+
+    def camera_ids(self) -> list[str]:
+        return [r["camera_id"] for r in self._rows("SELECT camera_id FROM cameras")]
+
+    def delete_event(self, camera: str, event_id: str) -> None:
+        self._execute("DELETE FROM events WHERE camera_id = ? AND event_id = ?", (camera, event_id))
+
+    def unreferenced_thumbnails(self) -> list[dict]:
+        return self._rows(
+            "SELECT sha256, path, bytes FROM thumbnails t WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.thumbnail_sha = t.sha256)"
+        )
+
+    def delete_thumbnail_row(self, sha: str) -> None:
+        self._execute("DELETE FROM thumbnails WHERE sha256 = ?", (sha,))
+
+    def thumbnail_paths(self) -> set[str]:
+        return {r["path"] for r in self._rows("SELECT path FROM thumbnails")}
+
+
+def _decode_event(row: dict) -> dict:
+    row = dict(row)
+    for key in ("box", "zones"):
+        if row.get(key):
+            row[key] = json.loads(row[key])
+    return row

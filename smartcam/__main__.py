@@ -1,0 +1,5 @@
+import sys
+
+from smartcam.cli import main
+
+sys.exit(main())

@@ -1,0 +1,52 @@
+"""``smartcam GROUP COMMAND ...`` — one entry point for every part of the product."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from camera_node import cli as node_cli
+from gateway import cli as gateway_cli
+from models import cli as model_cli
+from models.config import default_data_root
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smartcam", description="Smart-camera event-triggered recorder.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="group", required=True, metavar="GROUP")
+    model_cli.register(sub)
+    node_cli.register(sub)
+    gateway_cli.register(sub)
+    demo = sub.add_parser("demo", help="the main job end to end on embedded defaults")
+    demo.add_argument("--data", type=Path, default=default_data_root(), help="data root (default: %(default)s)")
+    demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default: %(default)s)")
+    return parser
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from smartcam.demo import run_demo
+
+    try:
+        summary = run_demo(args.data, args.out)
+    except (ValueError, OSError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    t = summary["total"]
+    print(f"\nbroker {summary['broker']}; events sent by nodes {summary['events_sent']}, stored by the gateway {summary['events_stored']}")
+    for camera, metrics in summary["truth"].items():
+        n = metrics["recorders"]["node"]
+        print(f"  {camera}: caught {n['events_caught']}/{n['person_intervals']} person intervals, {n['false_alerts']} false alerts, "
+              f"saved {100 * n['storage_saved']:.1f}% (oracle {100 * metrics['recorders']['oracle']['storage_saved']:.1f}%, "
+              f"motion-only {100 * metrics['recorders']['motion-only']['storage_saved']:.1f}%)")
+    print(f"storage saved: {t['saved_percent']:.1f}% ({t['event_bytes']:,} B instead of {t['continuous_bytes']:,} B)")
+    print(f"report: {summary['report']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    runner = {"model": model_cli.run, "node": node_cli.run, "gateway": gateway_cli.run, "demo": _demo}[args.group]
+    return runner(args)

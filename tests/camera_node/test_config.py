@@ -1,0 +1,53 @@
+"""Node config: documented defaults, strict validation, clear errors."""
+import pytest
+from pydantic import BaseModel
+
+from camera_node.config import ConfigError, NodeConfig, load_node_config
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "node.yaml"
+
+
+def test_defaults_describe_an_esp32_cam_at_vga():
+    cfg = NodeConfig()
+    assert (cfg.sensor.width, cfg.sensor.height) == (640, 480)
+    assert cfg.budget.psram_bytes == 4 * 1024 * 1024 and cfg.budget.sram_bytes == 520 * 1024
+
+
+def test_every_field_is_documented():
+    def undocumented(model, prefix=""):
+        for name, field in model.model_fields.items():
+            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                yield from undocumented(field.annotation, f"{prefix}{name}.")
+            elif not field.description:
+                yield prefix + name
+
+    assert list(undocumented(NodeConfig)) == []
+
+
+def test_the_example_config_loads():
+    cfg = load_node_config(EXAMPLE)
+    assert cfg.camera_id and cfg.events.zones
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("camera_id: 'Bad Id!'\n", "camera_id"),
+        ("sensor: {motion_scale: 3}\n", "DCT"),
+        ("events: {start_k: 5, start_n: 2}\n", "start_k"),
+        ("motoin: {}\n", "motoin"),
+        ("sensor: [unclosed\n", "node.yaml"),
+        ("- a list\n", "mapping"),
+    ],
+)
+def test_bad_configs_are_rejected_with_the_reason(tmp_path, text, message):
+    path = tmp_path / "node.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_node_config(path)
+
+
+def test_a_missing_config_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="No such file"):
+        load_node_config(tmp_path / "absent.yaml")

@@ -1,0 +1,90 @@
+"""Motion proposes what moves, not what merely gets brighter, sways, or was left behind."""
+import numpy as np
+
+from camera_node.config import MotionConfig
+from camera_node.motion import MotionDetector, merge_touching
+from models.inference.preprocess import Box
+
+RNG = np.random.default_rng(0)
+BASE = (RNG.integers(60, 180, (60, 80)).astype(np.float32))
+
+
+def frame(base=BASE, noise=2.0, gain=1.0):
+    return np.clip(base * gain + RNG.normal(0, noise, base.shape), 0, 255).astype(np.uint8)
+
+
+def learnt(n=20, **cfg):
+    det = MotionDetector(MotionConfig(**cfg))
+    for _ in range(n):
+        det.update(frame())
+    return det
+
+
+def with_person(x, y, base=BASE):
+    img = base.copy()
+    img[y : y + 16, x : x + 6] = 15
+    return img
+
+
+def test_a_static_noisy_scene_proposes_nothing():
+    det = learnt()
+    assert all(not det.update(frame()).proposals for _ in range(30))
+
+
+def test_an_entering_object_is_proposed_where_it_is():
+    det = learnt()
+    result = det.update(frame(with_person(30, 20)))
+    (box,) = result.proposals
+    assert box.intersects(Box(30, 20, 6, 16)) and box.w < 15 and box.h < 25
+
+
+def test_global_brightness_changes_are_divided_out():
+    det = learnt()
+    for gain in (0.9, 0.75, 0.6, 0.5, 0.6, 0.8, 1.0, 1.3, 1.5):
+        r = det.update(frame(gain=gain))
+        assert not r.proposals and not r.global_change
+
+
+def test_a_scene_cut_is_a_global_change_not_a_proposal():
+    det = learnt()
+    other = RNG.integers(0, 255, BASE.shape).astype(np.float32)
+    r = det.update(frame(other))
+    assert r.global_change and not r.proposals
+    assert not det.update(frame(other)).proposals
+
+
+def test_swaying_texture_is_learnt_as_noise_and_people_still_show():
+    det = MotionDetector(MotionConfig())
+    fired = []
+    for t in range(200):
+        img = BASE.copy()
+        img[5:25, 5:25] += 30 * np.sin(t * 1.3)  # a bush moving back and forth
+        fired.append(bool(det.update(frame(img)).proposals))
+    assert sum(fired[-100:]) <= 2
+    img = with_person(50, 30)
+    img[5:25, 5:25] += 30 * np.sin(201 * 1.3)
+    (box,) = det.update(frame(img)).proposals
+    assert box.intersects(Box(50, 30, 6, 16))
+
+
+def test_the_ghost_of_an_absorbed_object_is_not_proposed():
+    det = learnt(absorb_frames=10)
+    parked = with_person(40, 30)
+    for _ in range(40):
+        det.update(frame(parked))  # stands still long enough to become background
+    assert not det.update(frame(parked)).proposals
+    assert not det.update(frame()).proposals  # it leaves: a ghost, not a proposal
+
+
+def test_proposals_are_capped_and_largest_first():
+    det = learnt(max_regions=2)
+    img = BASE.copy()
+    for x, w in ((2, 4), (20, 8), (50, 6)):
+        img[10:30, x : x + w] = 10
+    boxes = det.update(frame(img)).proposals
+    assert len(boxes) == 2 and boxes[0].area >= boxes[1].area
+
+
+def test_touching_boxes_merge():
+    merged = merge_touching([Box(0, 0, 5, 5), Box(5.5, 0, 5, 5), Box(30, 30, 2, 2)], margin=1.0)
+    assert sorted((b.x, b.w) for b in merged) == [(0, 10.5), (30, 2)]

@@ -1,0 +1,125 @@
+"""Publishing through a real Mosquitto: order, availability, config, and an outage that loses nothing."""
+import threading
+import time
+import uuid
+
+import paho.mqtt.client as mqtt
+import pytest
+
+import contract
+from camera_node.publisher import Publisher, parse_broker_url
+from camera_node.spool import Spool
+
+
+class Collector:
+    """A persistent-session QoS 1 subscriber recording every message."""
+
+    def __init__(self, url: str, topic: str) -> None:
+        host, port, _, _ = parse_broker_url(url)
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"collector-{uuid.uuid4().hex[:8]}", clean_session=False)
+        self.ready = threading.Event()
+        self.client.on_connect = lambda c, u, f, rc, p: (c.subscribe(topic, qos=1), self.ready.set())
+        self.client.on_message = self._on_message
+        self.client.connect(host, port)
+        self.client.loop_start()
+        assert self.ready.wait(10)
+        time.sleep(0.2)
+
+    def _on_message(self, client, userdata, msg):
+        with self.lock:
+            self.messages.append((msg.topic, msg.payload, msg.retain))
+
+    def wait_for(self, predicate, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if predicate(self.messages):
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def event(i: int, camera: str) -> bytes:
+    return contract.EventMessage(type="new", event_id=f"{1000 + i}-{camera}", camera=camera, seq=0, start_time=1000.0 + i, score=0.9).to_bytes()
+
+
+def payload_ids(messages, suffix="/events"):
+    return [contract.EventMessage.from_bytes(p).event_id for t, p, _ in messages if t.endswith(suffix)]
+
+
+def test_events_arrive_in_order_with_availability(broker_url, tmp_path):
+    camera = f"cam{uuid.uuid4().hex[:6]}"
+    collector = Collector(broker_url, f"smartcam/{camera}/#")
+    pub = Publisher(broker_url, "smartcam", camera, Spool(tmp_path / "q", 1 << 20))
+    pub.start()
+    for i in range(20):
+        pub.publish(contract.TopicKind.EVENTS, event(i, camera), contract.QOS_EVENTS)
+    assert pub.wait_drained(20)
+    pub.stop()
+    assert collector.wait_for(lambda m: len(payload_ids(m)) == 20)
+    assert payload_ids(collector.messages) == [f"{1000 + i}-{camera}" for i in range(20)]
+    availability = [p for t, p, _ in collector.messages if t.endswith("/availability")]
+    assert availability[0] == b"online" and availability[-1] == b"stopped"
+    collector.close()
+
+
+def test_a_broker_outage_mid_stream_loses_no_event(own_broker, tmp_path):
+    camera = "outage"
+    collector = Collector(own_broker.url, f"smartcam/{camera}/events")
+    pub = Publisher(own_broker.url, "smartcam", camera, Spool(tmp_path / "q", 1 << 20))
+    pub.start()
+    for i in range(10):
+        pub.publish(contract.TopicKind.EVENTS, event(i, camera), contract.QOS_EVENTS)
+    assert pub.wait_drained(20)
+    own_broker.stop()
+    deadline = time.monotonic() + 10
+    while pub.connected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pub.connected
+    for i in range(10, 40):  # produced while the broker is down: spooled on disk
+        pub.publish(contract.TopicKind.EVENTS, event(i, camera), contract.QOS_EVENTS)
+    assert len(pub.spool) >= 25
+    own_broker.start()
+    assert pub.wait_drained(60), "spool did not drain after the broker came back"
+    assert collector.wait_for(lambda m: {f"{1000 + i}-{camera}" for i in range(40)} <= set(payload_ids(m)), timeout=30)
+    ids = payload_ids(collector.messages)
+    first_seen = sorted(set(ids), key=ids.index)
+    assert first_seen == [f"{1000 + i}-{camera}" for i in range(40)]  # in order; QoS 1 may repeat, never lose
+    pub.stop()
+    collector.close()
+
+
+def test_config_set_messages_reach_the_node(broker_url, tmp_path):
+    camera = f"cfg{uuid.uuid4().hex[:6]}"
+    got = []
+    pub = Publisher(broker_url, "smartcam", camera, Spool(tmp_path / "q", 1 << 20), on_config=got.append)
+    pub.start()
+    deadline = time.monotonic() + 10
+    while not pub.connected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    host, port, _, _ = parse_broker_url(broker_url)
+    sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    sender.connect(host, port)
+    sender.loop_start()
+    sender.publish(f"smartcam/{camera}/config/set", b'{"threshold": 0.8}', qos=1).wait_for_publish(5)
+    sender.publish(f"smartcam/{camera}/config/set", b'{"threshold": 7}', qos=1).wait_for_publish(5)  # invalid: ignored
+    deadline = time.monotonic() + 10
+    while not got and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    sender.loop_stop()
+    pub.stop()
+    assert [g.threshold for g in got] == [0.8]
+
+
+@pytest.mark.parametrize("url", ["http://x", "mqtt://"])
+def test_bad_broker_urls_are_rejected(url, tmp_path):
+    with pytest.raises(ValueError):
+        parse_broker_url(url)

@@ -1,0 +1,94 @@
+"""Clips with pre- and post-roll, thumbnails, the ledger, and a full SD card."""
+import subprocess
+
+import cv2
+import numpy as np
+import pytest
+
+from camera_node.avi import avi_size
+from camera_node.config import RecorderConfig
+from camera_node.recorder import Recorder
+from camera_node.scenario import read_video
+from models.inference.preprocess import Box
+
+FPS = 10.0
+
+
+def jpeg(i):
+    img = np.full((48, 64, 3), (i * 7) % 255, np.uint8)
+    return cv2.imencode(".jpg", img)[1].tobytes()
+
+
+def recorder(tmp_path, **cfg):
+    return Recorder(RecorderConfig(**{"pre_roll": 1.0, "post_roll": 0.5, **cfg}), tmp_path / "clips", FPS, 64, 48, lookback=0.3)
+
+
+def test_clip_spans_pre_roll_to_post_roll(tmp_path):
+    rec = recorder(tmp_path)
+    done = []
+    for i in range(40):
+        done += rec.push(i, i / FPS, jpeg(i))
+        if i == 20:
+            done += rec.start("ev1", start_time=1.8)  # first person frame 18, alert at 20
+        if i == 30:
+            done += rec.end("ev1", last_seen=2.6)  # last person frame 26
+    (clip,) = done
+    assert (clip.first_frame, clip.last_frame) == (8, 31)  # 1.8 - 1.0 s .. 2.6 + 0.5 s
+    assert len(read_video(clip.path)[0]) == 24 and clip.bytes == clip.path.stat().st_size
+
+
+def test_pre_roll_ring_only_holds_what_it_needs(tmp_path):
+    rec = recorder(tmp_path)
+    for i in range(100):
+        rec.push(i, i / FPS, jpeg(i))
+    assert len(rec.ring) <= int((1.0 + 0.3) * FPS) + 1
+    assert rec.peak_ring_bytes >= rec.ring_bytes > 0
+
+
+def test_ledger_counts_continuous_recording_exactly(tmp_path):
+    rec = recorder(tmp_path)
+    sizes = []
+    for i in range(25):
+        data = jpeg(i)
+        sizes.append(len(data))
+        rec.push(i, i / FPS, data)
+    assert rec.ledger.continuous_bytes == avi_size(sizes)
+    assert rec.ledger.saved_fraction == 1.0  # nothing recorded or sent
+
+
+def test_thumbnail_is_a_small_jpeg_around_the_person(tmp_path):
+    rec = recorder(tmp_path, thumbnail_size=32)
+    big = cv2.imencode(".jpg", np.zeros((480, 640, 3), np.uint8))[1].tobytes()
+    data = rec.thumbnail(big, Box(300, 100, 40, 120))
+    thumb = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert max(thumb.shape[:2]) == 32 and thumb.shape[0] > thumb.shape[1]
+    assert rec.ledger.thumbnail_bytes == len(data)
+
+
+def test_low_free_space_skips_the_clip_with_a_clear_error(tmp_path):
+    rec = recorder(tmp_path, min_free_bytes=10**18)
+    rec.push(0, 0.0, jpeg(0))
+    (info,) = rec.start("ev1", 0.0)
+    assert info.path is None and "free" in info.error and rec.errors
+    assert rec.push(1, 0.1, jpeg(1)) == []  # and recording goes on without crashing
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    mnt = tmp_path / "sd"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root) to fill a real disk")
+    yield mnt
+    subprocess.run(["umount", str(mnt)])
+
+
+def test_a_really_full_sd_card_loses_the_clip_not_the_node(tiny_disk):
+    rec = Recorder(RecorderConfig(pre_roll=0.0, post_roll=0.0, min_free_bytes=0), tiny_disk, FPS, 64, 48, lookback=0.0)
+    noisy = [cv2.imencode(".jpg", np.random.default_rng(i).integers(0, 255, (48, 64, 3), dtype=np.uint8))[1].tobytes() for i in range(40)]
+    rec.push(0, 0.0, noisy[0])
+    rec.start("ev1", 0.0)
+    for i in range(1, 40):
+        rec.push(i, i / FPS, noisy[i])
+    assert rec.errors and "No space left" in rec.errors[0]
+    assert rec.clip is None and not list(tiny_disk.glob("*.avi"))  # the partial clip is removed

@@ -1,0 +1,55 @@
+"""Scenarios: a MOT sequence and distractors become a labelled video with empty stretches."""
+import csv
+import json
+
+import cv2
+import numpy as np
+
+from camera_node.scenario import build_scenario, estimate_background, load_sequence, walking_tracks
+from tests.conftest import write_avi
+
+
+def synthetic_sequence(root, frames=30):
+    """A real AVI + MOT gt: one person walking left to right, one standing still."""
+    seq = root / "SYN"
+    (seq / "gt").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    bg = cv2.GaussianBlur(rng.integers(80, 170, (120, 160), dtype=np.uint8), (5, 5), 0)
+    imgs, rows = [], []
+    for i in range(frames):
+        f = bg.copy()
+        x = 5 + 4 * i
+        f[40:90, x : x + 15] = 20
+        f[40:90, 130:145] = 230
+        imgs.append(f)
+        rows += [f"{i + 1},1,{x},40,15,50,1,-1,-1,-1", f"{i + 1},2,130,40,15,50,1,-1,-1,-1"]
+    write_avi(seq / "SYN.avi", imgs, fps=10)
+    (seq / "gt" / "gt.txt").write_text("\n".join(rows) + "\n")
+    (seq / "seqinfo.ini").write_text("[Sequence]\nname=SYN\n")
+    return seq, bg
+
+
+def test_walking_tracks_exclude_people_standing_still(tmp_path):
+    seq, _ = synthetic_sequence(tmp_path)
+    assert walking_tracks(load_sequence(seq)) == [1]
+
+
+def test_background_estimate_removes_the_walker(tmp_path):
+    seq, bg = synthetic_sequence(tmp_path)
+    est = cv2.cvtColor(estimate_background(load_sequence(seq)), cv2.COLOR_BGR2GRAY)
+    assert np.abs(est[40:90, 5:120].astype(int) - bg[40:90, 5:120]).mean() < 12
+
+
+def test_scenario_video_and_truth_agree(tmp_path, moving_video):
+    seq, _ = synthetic_sequence(tmp_path)
+    doc = build_scenario([seq], [moving_video], tmp_path / "out", empty_seconds=2.0)
+    rows = list(csv.DictReader((tmp_path / "out" / "truth.csv").open()))
+    cap = cv2.VideoCapture(str(tmp_path / "out" / "scenario.avi"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == len(rows) == doc["frames"]
+    kinds = [s["kind"] for s in doc["segments"]]
+    assert kinds[:5] == ["empty", "person", "empty", "illumination", "distractor"]
+    person = doc["segments"][1]
+    present = [int(r["present"]) for r in rows]
+    assert sum(present) == doc["person_frames"] == person["frames"] == 30
+    assert present[person["first_frame"] - 1] == 0 and present[person["first_frame"]] == 1
+    assert json.loads((tmp_path / "out" / "scenario.json").read_text())["segments"] == doc["segments"]

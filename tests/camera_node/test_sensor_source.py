@@ -1,0 +1,44 @@
+"""Frames come with index and time; the sensor is a JPEG decoded at DCT scale."""
+import cv2
+import numpy as np
+import pytest
+
+from camera_node.sensor import CorruptFrame, Sensor
+from camera_node.source import FrameSource, SourceError
+from tests.conftest import write_avi
+
+
+def test_video_frames_carry_index_and_simulated_time(tmp_path):
+    path = write_avi(tmp_path / "v.avi", [np.full((48, 64), i * 10, np.uint8) for i in range(6)], fps=5)
+    src = FrameSource(str(path), start_time=1000.0)
+    frames = list(src)
+    assert [f.index for f in frames] == list(range(6)) and src.frame_count == 6
+    assert [f.timestamp for f in frames] == pytest.approx([1000 + i / 5 for i in range(6)])
+    assert frames[0].image.shape == (48, 64, 3)
+
+
+def test_image_folders_skip_unreadable_files(tmp_path):
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i}.jpg"), np.zeros((20, 20, 3), np.uint8))
+    (tmp_path / "1.jpg").write_bytes(b"broken")
+    src = FrameSource(str(tmp_path), fps=2)
+    assert [f.index for f in src] == [0, 2] and src.skipped == 1
+
+
+def test_a_missing_source_is_a_clear_error(tmp_path):
+    with pytest.raises(SourceError, match="no such file"):
+        FrameSource(str(tmp_path / "nope.avi"))
+
+
+def test_the_sensor_jpeg_decodes_at_a_reduced_scale():
+    sensor = Sensor(640, 480, 80)
+    jpeg = sensor.capture(np.random.default_rng(0).integers(0, 255, (576, 768, 3), dtype=np.uint8))
+    assert jpeg[:2] == b"\xff\xd8"
+    assert sensor.decode_gray(jpeg, 8).shape == (60, 80)
+    assert sensor.decode_gray(jpeg, 2).shape == (240, 320)
+    assert sensor.counters.decodes == {8: 1, 2: 1} and sensor.counters.pixels[8] == 4800
+
+
+def test_a_corrupt_jpeg_is_reported():
+    with pytest.raises(CorruptFrame):
+        Sensor(64, 48, 80).decode_gray(b"\xff\xd8 not a jpeg", 8)

@@ -1,0 +1,107 @@
+"""`smartcam node simulate`: outputs, references, MQTT, and the issue's acceptance figures on real footage."""
+import json
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from camera_node.config import NodeConfig
+from camera_node.scenario import build_scenario, presence_only_truth
+from camera_node.simulate import simulate
+from smartcam.cli import main
+from tests.camera_node.test_publisher import Collector
+from tests.conftest import DATA, need
+
+
+def test_simulate_writes_every_output_and_scores_the_references(tmp_path, moving_video):
+    truth = tmp_path / "truth.csv"
+    presence_only_truth(moving_video, truth)
+    report = simulate(NodeConfig(), str(moving_video), tmp_path / "out", gt=truth, progress=False)
+    out = tmp_path / "out"
+    assert {p.name for p in out.iterdir()} >= {"events.jsonl", "ledger.json", "metrics.json", "metrics.md", "clips", "thumbs"}
+    ledger = json.loads((out / "ledger.json").read_text())
+    assert ledger["frames"] == 24 and ledger["ledger"]["continuous_bytes"] > 0
+    assert set(ledger["budget"]) == {"flash_bytes", "arena_bytes", "psram_bytes", "inferences_per_second"}
+    assert all(b["ok"] for b in ledger["budget"].values())
+    assert ledger["energy"]["battery_days"] > 0
+    metrics = report["metrics"]["recorders"]
+    assert metrics["oracle"]["events"] == 0 and metrics["oracle"]["storage_saved"] == pytest.approx(1.0)
+    assert metrics["motion-only"]["events"] >= 1 and metrics["motion-only"]["false_alerts"] >= 1  # the car moves
+    assert ledger["decodes"]["1/8"] == 24  # motion decodes every frame at 1/8
+
+
+def test_corrupt_images_in_a_folder_source_are_skipped(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(8):
+        cv2.imwrite(str(folder / f"{i:03d}.jpg"), np.full((120, 160, 3), 100, np.uint8))
+    (folder / "003.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    report = simulate(NodeConfig(source={"fps": 5}), str(folder), tmp_path / "out", progress=False)
+    assert report["frames"] == 7 and report["source"]["skipped_images"] == 1
+
+
+def test_bad_config_exits_non_zero(tmp_path, moving_video, capsys):
+    bad = tmp_path / "node.yaml"
+    bad.write_text("events: {start_k: 9, start_n: 2}\n")
+    assert main(["node", "simulate", "--source", str(moving_video), "--config", str(bad), "--out", str(tmp_path / "o")]) == 1
+    assert "start_k" in capsys.readouterr().err
+
+
+def test_missing_source_exits_non_zero(tmp_path, capsys):
+    assert main(["node", "simulate", "--source", str(tmp_path / "none.avi"), "--out", str(tmp_path / "o")]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def real_scenario(tmp_path_factory):
+    out = tmp_path_factory.mktemp("scenario")
+    build_scenario(
+        [need(DATA / "mot15" / "TUD-Campus"), need(DATA / "mot15" / "TUD-Stadtmitte")],
+        [need(DATA / "distractors" / "traffic_overhead.avi"), need(DATA / "distractors" / "traffic_suburban.avi")],
+        out,
+        empty_seconds=6.0,
+    )
+    return out
+
+
+def test_real_scenario_meets_the_acceptance_figures(real_scenario, tmp_path, broker_url):
+    camera = "scenario"
+    collector = Collector(broker_url, f"smartcam/{camera}/#")
+    cfg = NodeConfig(camera_id=camera)
+    report = simulate(cfg, str(real_scenario / "scenario.avi"), tmp_path, gt=real_scenario / "truth.csv", broker=broker_url, progress=False)
+    m = report["metrics"]
+    node = m["recorders"]["node"]
+    assert node["events_caught"] == node["person_intervals"] == 4
+    assert node["false_alerts"] == 0
+    assert node["median_alert_latency_s"] <= 1.0
+    assert m["saved_vs_oracle"] >= 0.95
+    assert m["recorders"]["motion-only"]["storage_saved"] < node["storage_saved"]
+    records = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert all(r["clip_first_frame"] <= r["alert_frame"] <= r["end_frame"] and (tmp_path / r["clip"]).exists() for r in records)
+    # Every event reached the broker: a new and an end message and a thumbnail under its id.
+    ids = {r["event_id"] for r in records}
+    assert collector.wait_for(lambda msgs: ids <= {json.loads(p)["event_id"] for t, p, _ in msgs if t.endswith("/events") and json.loads(p)["type"] == "end"})
+    thumbs = {t.rsplit("/", 1)[1] for t, _, _ in collector.messages if "/thumbnail/" in t}
+    assert ids <= thumbs
+    collector.close()
+
+
+@pytest.mark.parametrize("video", ["traffic_overhead.avi", "traffic_suburban.avi"])
+def test_distractor_videos_alone_raise_no_alert(video, tmp_path):
+    path = need(DATA / "distractors" / video)
+    truth = tmp_path / "truth.csv"
+    presence_only_truth(path, truth)
+    report = simulate(NodeConfig(), str(path), tmp_path / "out", gt=truth, progress=False)
+    assert report["events"] == 0
+    assert report["metrics"]["recorders"]["motion-only"]["events"] >= 1  # there is motion to resist
+    assert report["metrics"]["cnn_share_person_free_frames"] < 0.10 or report["events"] == 0
+
+
+def test_a_model_that_does_not_fit_the_mcu_is_refused(tmp_path):
+    from camera_node.budget import BudgetError
+    from camera_node.node import Node
+
+    cfg = NodeConfig(budget={"sram_reserved_bytes": 520 * 1024 - 1024})  # leave 1 KB of SRAM for the arena
+    with pytest.raises(BudgetError, match="arena"):
+        Node(cfg, tmp_path, 10.0)

@@ -1,0 +1,52 @@
+"""The store-and-forward spool keeps order across restarts and never exceeds its cap."""
+from camera_node.spool import QueuedMessage, Spool
+
+
+def msg(i, size=100):
+    return QueuedMessage(f"smartcam/cam1/events", bytes([i % 256]) * size, 1, False)
+
+
+def drain(spool):
+    out = []
+    while (item := spool.peek()) is not None:
+        path, m = item
+        out.append(m.payload[0])
+        spool.ack(path)
+    return out
+
+
+def test_fifo_order_survives_a_restart(tmp_path):
+    s = Spool(tmp_path, 10_000)
+    for i in range(5):
+        s.put(msg(i))
+    again = Spool(tmp_path, 10_000)
+    assert len(again) == 5 and drain(again) == [0, 1, 2, 3, 4]
+    assert again.bytes == 0
+
+
+def test_over_the_cap_the_oldest_are_dropped_and_counted(tmp_path):
+    s = Spool(tmp_path, 1_000)
+    for i in range(20):
+        s.put(msg(i))
+    assert s.bytes <= 1_000 and s.dropped > 0
+    kept = drain(s)
+    assert kept == list(range(20 - len(kept), 20))  # the newest survive, in order
+
+
+def test_unreadable_files_are_skipped_and_counted(tmp_path):
+    s = Spool(tmp_path, 10_000)
+    s.put(msg(1))
+    s.put(msg(2))
+    sorted(tmp_path.glob("*.msg"))[0].write_bytes(b"junk")
+    assert drain(s) == [2] and s.dropped == 1
+
+
+def test_a_message_larger_than_the_cap_is_dropped(tmp_path):
+    s = Spool(tmp_path, 200)
+    s.put(msg(1, size=500))
+    assert len(s) == 0 and s.dropped == 1
+
+
+def test_messages_round_trip():
+    m = QueuedMessage("a/b/thumbnail/e1", b"\xff\xd8data", 1, True)
+    assert QueuedMessage.decode(m.encode()) == m

@@ -1,0 +1,165 @@
+"""Shared fixtures: paths to ../shared data (skip when absent) and small real media files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from models.config import default_data_root
+
+DATA = default_data_root()
+PEERS = DATA.parent / "peers"
+
+
+def need(path: Path) -> Path:
+    """``path``, or skip the test saying which shared data it needs."""
+    if not path.exists():
+        pytest.skip(f"needs shared data at {path} (set SMARTCAM_DATA)")
+    return path
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    return need(DATA)
+
+
+@pytest.fixture
+def peers_dir() -> Path:
+    return need(PEERS)
+
+
+def person_scene(rng: np.random.Generator, size=(240, 320), people=2) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """A textured grayscale frame with dark upright 'people' (head + body); returns frame and boxes."""
+    h, w = size
+    frame = cv2.GaussianBlur(rng.integers(90, 170, (h, w), dtype=np.uint8), (7, 7), 0)
+    boxes = []
+    for _ in range(people):
+        bh = int(rng.integers(h // 4, h // 2))
+        bw = bh // 3
+        x, y = int(rng.integers(0, w - bw)), int(rng.integers(0, h - bh))
+        cv2.ellipse(frame, (x + bw // 2, y + bw // 2), (bw // 3, bw // 2), 0, 0, 360, 30, -1)
+        cv2.rectangle(frame, (x + bw // 6, y + bw), (x + bw - bw // 6, y + bh), 40, -1)
+        boxes.append((x, y, bw, bh))
+    return frame, boxes
+
+
+@pytest.fixture
+def yolo_split(tmp_path: Path) -> Path:
+    """A small YOLO split of real JPEG files with person boxes."""
+    rng = np.random.default_rng(7)
+    root = tmp_path / "yolo"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for i in range(6):
+        frame, boxes = person_scene(rng)
+        h, w = frame.shape
+        cv2.imwrite(str(root / "images" / f"img{i}.jpg"), frame)
+        rows = [f"0 {(x + bw / 2) / w:.6f} {(y + bh / 2) / h:.6f} {bw / w:.6f} {bh / h:.6f}" for x, y, bw, bh in boxes]
+        (root / "labels" / f"img{i}.txt").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def write_avi(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
+    """Write grayscale frames as a real MJPEG AVI."""
+    h, w = frames[0].shape
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    assert writer.isOpened()
+    for f in frames:
+        writer.write(cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def moving_video(tmp_path: Path) -> Path:
+    """A person-free AVI: a bright car-like block drifting over a static background."""
+    rng = np.random.default_rng(3)
+    base = cv2.GaussianBlur(rng.integers(80, 160, (120, 160), dtype=np.uint8), (5, 5), 0)
+    frames = []
+    for t in range(24):
+        f = base.copy()
+        cv2.rectangle(f, (5 + 5 * t, 50), (35 + 5 * t, 70), 230, -1)
+        frames.append(f)
+    return write_avi(tmp_path / "cars.avi", frames)
+
+
+# -- MQTT brokers ---------------------------------------------------------------
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def mosquitto_path() -> str | None:
+    return shutil.which("mosquitto") or next((p for p in ("/usr/sbin/mosquitto",) if os.path.exists(p)), None)
+
+
+class Mosquitto:
+    """A real Mosquitto the test owns: it can be stopped and started again (sessions persist)."""
+
+    def __init__(self, workdir: Path) -> None:
+        binary = mosquitto_path()
+        if binary is None:
+            pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+        self.binary, self.port = binary, free_port()
+        self.conf = workdir / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"persistence_location {workdir}/\nautosave_interval 1\n"
+        )
+        self.proc: subprocess.Popen | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not reachable("127.0.0.1", self.port):
+            if time.monotonic() > deadline:
+                raise RuntimeError("mosquitto did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def own_broker(tmp_path):
+    broker = Mosquitto(tmp_path)
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def broker_url(tmp_path):
+    """$SMARTCAM_TEST_BROKER, else a broker on 127.0.0.1:1883, else a Mosquitto of our own."""
+    if os.environ.get("SMARTCAM_TEST_BROKER"):
+        yield os.environ["SMARTCAM_TEST_BROKER"]
+    elif reachable("127.0.0.1", 1883):
+        yield "mqtt://127.0.0.1:1883"
+    else:
+        broker = Mosquitto(tmp_path)
+        yield broker.url
+        broker.stop()

@@ -1,0 +1,141 @@
+"""The daemon against a real Mosquitto: flow into the store, rejects counted, and SIGKILL mid-stream loses nothing."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from camera_node.publisher import parse_broker_url
+from gateway.config import GatewayConfig
+from gateway.daemon import GatewayDaemon
+from gateway.media import MediaStore
+from gateway.retention import sweep
+from gateway.store import Store
+from tests.gateway.test_store_ingest import ev, jpeg, stats
+
+
+def publisher(url):
+    host, port, _, _ = parse_broker_url(url)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:6]}")
+    client.connect(host, port)
+    client.loop_start()
+    return client
+
+
+def send(client, topic, payload):
+    client.publish(topic, payload, qos=1).wait_for_publish(10)
+
+
+def gateway_cfg(url, dsn, tmp_path, **mqtt_kw):
+    return GatewayConfig(
+        mqtt={"url": url, "client_id": f"gw-{uuid.uuid4().hex[:8]}", **mqtt_kw},
+        store={"dsn": dsn, "media_dir": str(tmp_path / "media")},
+        homeassistant={"enabled": True},
+    )
+
+
+def test_messages_flow_into_the_store_and_bad_ones_are_counted(broker_url, dsn, tmp_path):
+    cfg = gateway_cfg(broker_url, dsn, tmp_path)
+    daemon = GatewayDaemon(cfg)
+    daemon.start()
+    assert daemon.wait_connected(10)
+    time.sleep(0.3)
+    cam = f"c{uuid.uuid4().hex[:6]}"
+    pub = publisher(broker_url)
+    send(pub, f"smartcam/{cam}/events", ev("new", 0, camera=cam, event_id=f"1-{cam}"))
+    send(pub, f"smartcam/{cam}/thumbnail/1-{cam}", jpeg())
+    send(pub, f"smartcam/{cam}/events", ev("end", 1, camera=cam, event_id=f"1-{cam}", end_time=1005.0))
+    send(pub, f"smartcam/{cam}/stats", stats(camera=cam))
+    send(pub, f"smartcam/{cam}/events", b"\x00garbage")
+    send(pub, f"smartcam/{cam}/thumbnail/2-{cam}", b"\xff\xd8" + os.urandom(300_000))  # oversized
+    send(pub, f"smartcam/{cam}/events", ev("new", 0, camera="other", event_id="1-other"))  # camera spoofing
+    assert daemon.idle(quiet=0.5, timeout=20)
+    (row,) = daemon.store.events(camera=cam)
+    assert row["state"] == "ended" and row["thumbnail_sha"]
+    assert daemon.store.ledger(camera=cam)[0]["continuous_bytes"] == 1000
+    rejected = daemon.metrics()["rejected"]
+    assert rejected["ContractError"] == 2 and rejected["BadImage"] == 1
+    daemon.stop()
+    pub.loop_stop()
+
+
+def test_home_assistant_discovery_is_retained_per_camera(broker_url, tmp_path):
+    cfg = gateway_cfg(broker_url, f"sqlite:///{tmp_path}/gw.db", tmp_path)
+    daemon = GatewayDaemon(cfg)
+    daemon.start()
+    assert daemon.wait_connected(10)
+    time.sleep(0.3)
+    cam = f"h{uuid.uuid4().hex[:6]}"
+    pub = publisher(broker_url)
+    send(pub, f"smartcam/{cam}/availability", b"online")
+    assert daemon.idle(timeout=10)
+    seen = {}
+    host, port, _, _ = parse_broker_url(broker_url)
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    sub.on_message = lambda c, u, m: seen.__setitem__(m.topic, m.payload)
+    sub.connect(host, port)
+    sub.subscribe(f"homeassistant/+/smartcam_{cam}/+/config")
+    sub.loop_start()
+    deadline = time.monotonic() + 10
+    while len(seen) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sub.loop_stop()
+    assert {t.split("/")[1] for t in seen} == {"binary_sensor", "image", "sensor"}
+    occupancy = json.loads(seen[f"homeassistant/binary_sensor/smartcam_{cam}/occupancy/config"])
+    assert occupancy["device_class"] == "occupancy" and occupancy["state_topic"] == f"smartcam/{cam}/events"
+    for topic in seen:  # clean the retained configs up
+        pub.publish(topic, b"", retain=True).wait_for_publish(5)
+    daemon.stop()
+    pub.loop_stop()
+
+
+
+def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(own_broker, tmp_path):
+    dsn = f"sqlite:///{tmp_path}/gw.db"
+    media = tmp_path / "media"
+    client_id = f"gw-kill-{uuid.uuid4().hex[:6]}"
+    cfg_file = tmp_path / "gw.yaml"
+    cfg_file.write_text(json.dumps({"mqtt": {"client_id": client_id, "url": own_broker.url}, "homeassistant": {"enabled": False}}))
+    cmd = [sys.executable, "-m", "smartcam", "gateway", "run", "--no-api", "--config", str(cfg_file), "--dsn", dsn, "--media", str(media)]
+    gw = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(3)  # first start: create the persistent session
+    pub = publisher(own_broker.url)
+    n = 120
+    kills = 0
+    for i in range(n):
+        cam = f"cam{i % 3}"
+        send(pub, f"smartcam/{cam}/events", ev("new", 0, camera=cam, event_id=f"{i}-{cam}", start_time=1000.0 + i))
+        send(pub, f"smartcam/{cam}/thumbnail/{i}-{cam}", jpeg(30 + i % 50, 40, (i % 255, 80, 20)))
+        send(pub, f"smartcam/{cam}/events", ev("end", 1, camera=cam, event_id=f"{i}-{cam}", end_time=1001.0 + i))
+        if i % 17 == 5:
+            gw.send_signal(signal.SIGKILL)
+            gw.wait()
+            kills += 1
+            time.sleep(0.2)
+            gw = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = Store(dsn)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        rows = store.events(limit=10_000)
+        if len(rows) == n and all(r["state"] == "ended" and r["thumbnail_sha"] for r in rows):
+            break
+        time.sleep(0.5)
+    gw.send_signal(signal.SIGTERM)
+    gw.wait(20)
+    rows = store.events(limit=10_000)
+    assert kills >= 6
+    assert len(rows) == n == len({(r["camera_id"], r["event_id"]) for r in rows})
+    assert all(r["state"] == "ended" and r["thumbnail_sha"] for r in rows)
+    m = MediaStore(media)
+    for r in rows:
+        assert m.path(store.thumbnail(r["thumbnail_sha"])["path"]).exists()  # no row points at a missing file
+    from gateway.config import RetentionConfig
+
+    sweep(store, m, RetentionConfig(days=1e6), orphan_grace=0)
+    assert sorted(m.files()) == sorted(store.thumbnail_paths())  # no orphan files after the sweeper
+    pub.loop_stop()

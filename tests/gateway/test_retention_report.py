@@ -1,0 +1,98 @@
+"""Retention by days and by a size cap (never exceeded), orphan sweeping, and the savings report."""
+import json
+
+import pytest
+
+from gateway.config import LimitsConfig, RetentionConfig
+from gateway.ingest import Ingestor
+from gateway.media import MediaStore
+from gateway.report import savings_summary, write_report
+from gateway.retention import sweep
+from tests.gateway.test_store_ingest import ev, jpeg, stats
+
+DAY = 86400.0
+
+
+@pytest.fixture
+def media(tmp_path):
+    return MediaStore(tmp_path / "media")
+
+
+@pytest.fixture
+def ingest(store, media):
+    return Ingestor(store, media, "smartcam", LimitsConfig())
+
+
+def add_event(ingest, camera, i, start):
+    eid = f"{i}-{camera}"
+    ingest.handle(f"smartcam/{camera}/events", ev("new", 0, camera=camera, event_id=eid, start_time=start))
+    ingest.handle(f"smartcam/{camera}/thumbnail/{eid}", jpeg(40 + i, 60 + len(camera) + int(camera[-1]), (i * 9 % 255, 0, 0)))
+
+
+def test_days_per_camera(ingest, store, media):
+    now = 100 * DAY
+    for i in range(4):
+        add_event(ingest, "cam1", i, now - (i * 10 + 1) * DAY)  # 1, 11, 21, 31 days old
+        add_event(ingest, "cam2", i, now - (i * 10 + 1) * DAY)
+    result = sweep(store, media, RetentionConfig(days=30, camera_days={"cam2": 15}), now=now, orphan_grace=0)
+    assert len(store.events(camera="cam1")) == 3 and len(store.events(camera="cam2")) == 2
+    assert result.expired_events == 3 and result.thumbnails_deleted == 3
+    assert len(media.files()) == store.count("thumbnails") == 5
+
+
+def test_size_cap_deletes_oldest_first_and_is_never_exceeded(ingest, store, media):
+    for i in range(10):
+        add_event(ingest, "cam1", i, 1000.0 + i)
+    per = store.stored_bytes() / 10
+    cap_gb = 4.5 * per / 1e9
+    sweep(store, media, RetentionConfig(days=1e6, max_gb=cap_gb), now=2000.0, orphan_grace=0)
+    assert store.stored_bytes() <= cap_gb * 1e9
+    kept = sorted(e["event_id"] for e in store.events())
+    assert kept == [f"{i}-cam1" for i in range(10) if i >= 10 - len(kept)]  # the newest survive
+
+
+def test_orphan_files_and_temp_files_are_swept(store, media, tmp_path):
+    sha, rel = media.put(jpeg())  # a file whose row never got written (crash between the two)
+    (media.root / "ab").mkdir(exist_ok=True)
+    (media.root / "ab" / ".deadbeef.123.tmp").write_bytes(b"partial")
+    result = sweep(store, media, RetentionConfig(), orphan_grace=0)
+    assert result.orphan_files == 2 and media.files() == []
+
+
+def test_young_orphans_are_left_alone(store, media):
+    media.put(jpeg())
+    assert sweep(store, media, RetentionConfig(), orphan_grace=3600).orphan_files == 0
+
+
+def test_savings_summary_arithmetic():
+    rows = [{"frames": 10, "seconds": 3600.0, "continuous_bytes": 1000, "clip_bytes": 80, "thumbnail_bytes": 15, "message_bytes": 5}]
+    s = savings_summary(rows, h264_kbps=8)  # 1 kB/s for an hour = 3.6 MB
+    assert s["saved_bytes"] == 900 and s["saved_percent"] == 90.0
+    assert s["h264_bytes"] == 3_600_000 and s["per_month"]["continuous_bytes"] == 720_000
+
+
+def test_report_writes_html_plots_json_and_csv(ingest, store, tmp_path):
+    add_event(ingest, "cam1", 1, 3700.0)
+    ingest.handle("smartcam/cam1/stats", stats(t=3700.0, cont=10_000, clip=500))
+    ingest.handle("smartcam/cam2/stats", stats(camera="cam2", t=7300.0, cont=20_000, clip=0))
+    truth = tmp_path / "metrics.json"
+    truth.write_text(json.dumps({"recorders": {"node": {"events_caught": 4, "person_intervals": 4, "false_alerts": 0, "frame_recall": 1.0, "median_alert_latency_s": 0.2, "storage_saved": 0.7}}}))
+    doc = write_report(store, tmp_path / "report", h264_kbps=1024, truth=truth)
+    assert doc["total"]["continuous_bytes"] == 30_000 and doc["events"] == 1
+    assert set(doc["cameras"]) == {"cam1", "cam2"}
+    out = tmp_path / "report"
+    html = (out / "report.html").read_text()
+    assert "saved" in html and "Detection quality" in html and "bytes_over_time.png" in html
+    assert (out / "bytes_over_time.png").stat().st_size > 5000 and (out / "events_per_hour.png").stat().st_size > 3000
+    assert len((out / "ledger.csv").read_text().splitlines()) == 3
+    assert json.loads((out / "report.json").read_text())["total"] == doc["total"]
+
+
+def test_identical_thumbnails_are_stored_once_and_kept_while_referenced(ingest, store, media):
+    same = jpeg()
+    for i, cam in enumerate(("cam1", "cam2")):
+        ingest.handle(f"smartcam/{cam}/events", ev("new", 0, camera=cam, event_id=f"{i}-{cam}", start_time=10.0 + i))
+        ingest.handle(f"smartcam/{cam}/thumbnail/{i}-{cam}", same)
+    assert store.count("thumbnails") == 1 and store.stored_bytes() == len(same)
+    sweep(store, media, RetentionConfig(days=1e6, camera_days={"cam1": 1e-9}), now=1e6, orphan_grace=0)
+    assert store.count("thumbnails") == 1 and len(media.files()) == 1  # cam2 still points at it

@@ -1,0 +1,119 @@
+"""Ingest on SQLite and PostgreSQL: validation at the edge, idempotent upserts, thumbnails before rows."""
+import io
+import json
+
+import pytest
+from PIL import Image
+
+import contract
+from gateway.config import LimitsConfig
+from gateway.ingest import Ingestor
+from gateway.media import MediaStore
+from gateway.store import Store
+
+
+def jpeg(w=40, h=60, color=(200, 30, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (w, h), color).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def ev(kind, seq, camera="cam1", event_id="1000-cam1", **kw) -> bytes:
+    fields = dict(type=kind, event_id=event_id, camera=camera, seq=seq, start_time=1000.0, score=0.5 + seq / 100)
+    fields.update(kw)
+    return contract.EventMessage(**fields).to_bytes()
+
+
+def stats(camera="cam1", t=3600.0, cont=1000, clip=100, frames=10) -> bytes:
+    return contract.StatsMessage(
+        camera=camera, time=t, frames=frames, motion_frames=1, cnn_frames=1, inferences=1, events=1, queue_bytes=0, dropped_messages=0,
+        ledger=contract.LedgerModel(frames=frames, seconds=frames / 10, continuous_bytes=cont, clip_bytes=clip, thumbnail_bytes=10, message_bytes=5),
+    ).to_bytes()
+
+
+@pytest.fixture
+def ingest(store, tmp_path):
+    return Ingestor(store, MediaStore(tmp_path / "media"), "smartcam", LimitsConfig())
+
+
+def test_event_lifecycle_in_any_order_with_duplicates_converges(ingest, store):
+    msgs = [ev("end", 3, end_time=1010.0, clip_bytes=5000), ev("new", 0), ev("update", 1), ev("new", 0), ev("end", 3, end_time=1010.0, clip_bytes=5000)]
+    for m in msgs:
+        assert ingest.handle("smartcam/cam1/events", m)
+    (row,) = store.events()
+    assert row["state"] == "ended" and row["seq"] == 3 and row["end_time"] == 1010.0 and row["clip_bytes"] == 5000
+    assert row["score"] == pytest.approx(0.53)
+    assert store.count("events") == 1
+
+
+def test_thumbnail_first_then_event(ingest, store, tmp_path):
+    data = jpeg()
+    assert ingest.handle("smartcam/cam1/thumbnail/1000-cam1", data)
+    assert store.events() == []  # a pending row is not an event yet
+    ingest.handle("smartcam/cam1/events", ev("new", 0))
+    (row,) = store.events()
+    thumb = store.thumbnail(row["thumbnail_sha"])
+    assert (tmp_path / "media" / thumb["path"]).read_bytes() == data and thumb["bytes"] == len(data)
+    assert store.stored_bytes() == len(data)
+
+
+@pytest.mark.parametrize(
+    "topic, payload, reason",
+    [
+        ("smartcam/cam1/events", b"{not json", "ContractError"),
+        ("smartcam/cam1/events", ev("new", 0, camera="cam2", event_id="1-cam2"), "ContractError"),  # camera != topic
+        ("smartcam/cam1/events", json.dumps({"type": "new", "event_id": "../../etc", "camera": "cam1", "seq": 0, "start_time": 1, "score": 0.5}).encode(), "ContractError"),
+        ("smartcam/cam1/events", b"{" + b" " * 20000 + b"}", "ContractError"),
+        ("smartcam/CAM!/events", ev("new", 0), "ContractError"),
+        ("smartcam/cam1/thumbnail/..", jpeg(), "ContractError"),
+        ("smartcam/cam1/thumbnail/e1", b"\xff\xd8\xff\xe0 truncated", "BadImage"),
+        ("smartcam/cam1/thumbnail/e1", b"GIF89a....", "BadImage"),
+        ("smartcam/cam1/thumbnail/e1", jpeg(3000, 3000), "BadImage"),  # decompression-bomb guard
+        ("smartcam/cam1/availability", b"\xff\xfe", "ContractError"),
+        ("smartcam/cam1/stats", b'{"camera": "cam1"}', "ContractError"),
+        ("other/cam1/events", ev("new", 0), "ContractError"),
+    ],
+)
+def test_bad_messages_are_rejected_counted_and_harmless(ingest, store, topic, payload, reason):
+    assert not ingest.handle(topic, payload)
+    assert ingest.counters.rejected[reason] == 1
+    assert ingest.handle("smartcam/cam1/events", ev("new", 0))  # the next good message still goes through
+    assert store.count("events") == 1
+
+
+def test_stats_feed_the_hourly_ledger_as_deltas(ingest, store):
+    ingest.handle("smartcam/cam1/stats", stats(t=3600.0, cont=1000, clip=100, frames=10))
+    ingest.handle("smartcam/cam1/stats", stats(t=3700.0, cont=3000, clip=100, frames=30))
+    ingest.handle("smartcam/cam1/stats", stats(t=7300.0, cont=500, clip=0, frames=5))  # node restarted: counters reset
+    rows = store.ledger()
+    assert [(r["hour"], r["continuous_bytes"], r["frames"]) for r in rows] == [(3600, 3000, 30), (7200, 500, 5)]
+
+
+def test_availability_and_cameras(ingest, store):
+    ingest.handle("smartcam/cam1/availability", b"online")
+    ingest.handle("smartcam/cam1/availability", b"offline")
+    (cam,) = store.cameras()
+    assert cam["camera_id"] == "cam1" and cam["availability"] == "offline"
+
+
+def test_events_filter_and_paginate(ingest, store):
+    for i in range(7):
+        ingest.handle(f"smartcam/cam{i % 2}/events", ev("new", 0, camera=f"cam{i % 2}", event_id=f"{i}-x", start_time=1000.0 + i))
+    assert [e["event_id"] for e in store.events(limit=3)] == ["6-x", "5-x", "4-x"]
+    assert [e["event_id"] for e in store.events(limit=3, offset=3)] == ["3-x", "2-x", "1-x"]
+    assert {e["camera_id"] for e in store.events(camera="cam1")} == {"cam1"}
+    assert [e["event_id"] for e in store.events(since=1005.0)] == ["6-x", "5-x"]
+
+
+def test_reopening_the_database_keeps_everything(dsn, tmp_path):
+    s = Store(dsn)
+    Ingestor(s, MediaStore(tmp_path / "m"), "smartcam", LimitsConfig()).handle("smartcam/cam1/events", ev("new", 0))
+    s.close()
+    again = Store(dsn)
+    assert again.count("events") == 1
+    again.close()
+
+
+def test_unknown_store_dsn_is_an_error():
+    with pytest.raises(ValueError, match="unsupported store"):
+        Store("mysql://x")

@@ -1,0 +1,47 @@
+"""MACs and tensor arena are measured from the flatbuffer in the real TFLM interpreter."""
+import json
+
+import pytest
+
+from models import SHIPPED_DIR, SHIPPED_MODEL
+from models.inference.measure import CALIBRATION, _fits, count_macs, estimate_latency, min_arena_size
+from tests.conftest import PEERS, need
+
+
+def analytic_macs(arch: dict) -> int:
+    """MACs of the architecture computed by hand from its config."""
+    side = arch["input_size"] // 2
+    channels = arch["stem_channels"]
+    total = side * side * channels * 9
+    for stride, out in arch["blocks"]:
+        side = -(-side // stride)
+        total += side * side * channels * 9 + side * side * channels * out
+        channels = out
+    return total + channels  # dense layer to one output
+
+
+def test_shipped_model_macs_match_its_architecture():
+    card = json.loads((SHIPPED_DIR / "model_card.json").read_text())
+    assert count_macs(SHIPPED_MODEL.read_bytes()) == analytic_macs(card["training_config"]["architecture"])
+
+
+def test_person_detect_macs_match_the_published_figure():
+    macs = count_macs(need(PEERS / "person_detect.tflite").read_bytes())
+    assert macs == pytest.approx(CALIBRATION["macs"], rel=0.001)
+
+
+def test_min_arena_is_the_smallest_that_runs():
+    model = SHIPPED_MODEL.read_bytes()
+    arena = min_arena_size(model)
+    assert _fits(model, arena) and not _fits(model, arena - 16)
+
+
+def test_person_detect_arena_is_about_the_published_85_kb():
+    arena = min_arena_size(need(PEERS / "person_detect.tflite").read_bytes())
+    assert 80_000 <= arena <= 90_000
+
+
+def test_latency_scales_linearly_from_the_calibration_point():
+    est = estimate_latency(CALIBRATION["macs"] // 2)
+    assert est.esp32_ms == pytest.approx(CALIBRATION["esp32_ms"] / 2, rel=1e-3)
+    assert est.esp32s3_ms == pytest.approx(CALIBRATION["esp32s3_ms"] / 2, rel=1e-3)

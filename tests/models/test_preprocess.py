@@ -1,0 +1,61 @@
+"""The crop the node feeds the CNN."""
+import numpy as np
+import pytest
+
+from models.inference.preprocess import DEFAULT_CONTEXT, Box, CropFit, crop_region, whole_image_box
+
+
+def gradient(h=100, w=200):
+    return np.tile(np.arange(w, dtype=np.uint8), (h, 1))
+
+
+def test_square_crop_is_centred_on_the_box_with_context():
+    frame = np.zeros((200, 200), np.uint8)
+    frame[80:120, 90:110] = 255  # a 20x40 "person"
+    crop = crop_region(frame, Box(90, 80, 20, 40), size=50, context=1.25)
+    assert crop.shape == (50, 50) and crop.dtype == np.uint8
+    rows, cols = np.nonzero(crop > 128)
+    # 40 px box in a 50 px square: it spans 80% of the height, centred.
+    assert rows.min() == pytest.approx(5, abs=1) and rows.max() == pytest.approx(44, abs=1)
+    assert cols.mean() == pytest.approx(24.5, abs=1)
+
+
+def test_regions_outside_the_frame_replicate_the_edge():
+    frame = gradient()
+    crop = crop_region(frame, Box(-20, 10, 40, 40), size=40, context=1.0)
+    assert (crop[:, :20] == 0).all()  # left of the frame: column 0 repeated
+
+
+def test_letterbox_pads_with_mid_grey_and_stretch_fills():
+    frame = np.full((100, 100), 255, np.uint8)
+    box = Box(40, 10, 20, 80)
+    letter = crop_region(frame, box, 32, context=1.0, fit=CropFit.LETTERBOX)
+    stretch = crop_region(frame, box, 32, context=1.0, fit=CropFit.STRETCH)
+    assert (letter[:, 0] == 128).all() and (letter[:, 16] == 255).all()
+    assert (stretch == 255).all()
+
+
+def test_whole_image_box_covers_the_image():
+    img = gradient(30, 60)
+    assert whole_image_box(img) == Box(0, 0, 60, 30)
+    assert crop_region(img, whole_image_box(img), 16, context=1.0).shape == (16, 16)
+
+
+@pytest.mark.parametrize("bad", [Box(0, 0, 0, 10), Box(0, 0, 10, -1)])
+def test_empty_boxes_are_rejected(bad):
+    with pytest.raises(ValueError, match="empty box"):
+        crop_region(gradient(), bad, 16)
+
+
+def test_regions_entirely_off_frame_are_rejected():
+    with pytest.raises(ValueError, match="outside"):
+        crop_region(gradient(), Box(500, 500, 10, 10), 16, context=1.0)
+
+
+def test_colour_frames_are_rejected():
+    with pytest.raises(ValueError, match="grayscale"):
+        crop_region(np.zeros((10, 10, 3), np.uint8), Box(0, 0, 5, 5), 8)
+
+
+def test_default_context_is_what_the_model_card_states():
+    assert DEFAULT_CONTEXT == 1.25

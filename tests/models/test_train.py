@@ -1,0 +1,60 @@
+"""A few training steps on tiny real files produce a reproducible int8 model that runs in TFLM."""
+import json
+
+import pytest
+
+from models.config import ConfigError, TrainConfig, load_train_config
+from models.inference import TfliteClassifier
+from models.train import train
+
+pytest.importorskip("tensorflow")
+
+
+def tiny_config(yolo_split, moving_video, **extra) -> TrainConfig:
+    return TrainConfig.model_validate(
+        {
+            "seed": 3,
+            "data_root": str(yolo_split.parent),
+            "train": {"yolo": [yolo_split.name], "negative_videos": [str(moving_video)]},
+            "validation": {"yolo": [yolo_split.name]},
+            "architecture": {"input_size": 32, "stem_channels": 4, "blocks": [[2, 8]]},
+            "epochs": 1,
+            "max_steps": 3,
+            "batch_size": 16,
+            "representative_samples": 10,
+            **extra,
+        }
+    )
+
+
+def test_smoke_training_is_reproducible_and_runs_in_tflm(tmp_path, yolo_split, moving_video):
+    cfg = tiny_config(yolo_split, moving_video)
+    a = train(cfg, tmp_path / "a", tmp_path / "cache")
+    b = train(cfg, tmp_path / "b", tmp_path / "cache")
+    model_a = (tmp_path / "a" / "person_detector.tflite").read_bytes()
+    assert model_a == (tmp_path / "b" / "person_detector.tflite").read_bytes()
+    assert a["history"] == b["history"] and len(a["history"]) == 1
+    clf = TfliteClassifier(model_a)
+    assert clf.input_size == 32
+    report = json.loads((tmp_path / "a" / "training.json").read_text())
+    assert 0 <= report["threshold"] <= 1 and report["train_person_crops"] > 0
+
+
+def test_config_rejects_unknown_keys_and_bad_values(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train: {yolo: [x]}\nvalidation: {yolo: [y]}\nepochz: 3\n")
+    with pytest.raises(ConfigError, match="epochz"):
+        load_train_config(path)
+    path.write_text("train: {yolo: [x]}\nvalidation: {yolo: [y]}\nepochs: 0\n")
+    with pytest.raises(ConfigError, match="epochs"):
+        load_train_config(path)
+    path.write_text("- not a mapping\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_train_config(path)
+
+
+def test_the_shipped_recipe_validates():
+    from models.cli import DEFAULT_CONFIG
+
+    cfg = load_train_config(DEFAULT_CONFIG)
+    assert cfg.train.yolo and cfg.validation.yolo and cfg.architecture.input_size == 64
