@@ -67,6 +67,8 @@ class DetectorConfig(_Strict):
     threshold: float | None = Field(None, gt=0, lt=1, description="Person score threshold (default: the model card's).")
     recheck_every: int = Field(3, ge=1, description="Re-classify tracked person boxes every N frames even without motion.")
     track_ttl: float = Field(4.0, gt=0, description="Seconds a track survives without a positive classification.")
+    stationary_timeout: float = Field(120.0, gt=0, description="Seconds a track survives on re-checks alone (no detection on a motion region).")
+    edge_timeout: float = Field(2.0, gt=0, description="The same for a track touching the frame border (people there have usually walked out).")
     recheck_foreground: float = Field(0.15, ge=0, le=1, description="A re-check counts only if this share of the box differs from the empty background saved when the person last moved.")
     max_inferences_per_frame: int = Field(6, ge=1, description="Cap on CNN runs per frame.")
 

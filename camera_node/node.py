@@ -85,7 +85,7 @@ class Node:
         s = cfg.sensor
         self.sensor = Sensor(s.width, s.height, s.jpeg_quality)
         self.motion = MotionDetector(cfg.motion)
-        self.person = PersonStage(cfg.detector, self.classifier, threshold, s.person_scale)
+        self.person = PersonStage(cfg.detector, self.classifier, threshold, s.person_scale, (s.width, s.height))
         self.events = EventStateMachine(cfg.events, cfg.camera_id, s.width, s.height)
         lookback = cfg.events.start_n / fps
         self.recorder = Recorder(cfg.recorder, self.out_dir / "clips", fps, s.width, s.height, lookback)

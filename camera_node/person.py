@@ -42,6 +42,7 @@ class Track:
     last_positive: float
     last_checked_frame: int
     background: object = None  # the empty background under the box when last seen moving
+    last_moved: float | None = None  # time of the last detection on a motion region
 
 
 def iou(a: Box, b: Box) -> float:
@@ -57,8 +58,10 @@ def scale_box(box: Box, factor: float) -> Box:
 class PersonStage:
     """Runs the CNN on proposals and track re-checks; keeps the tracks."""
 
-    def __init__(self, cfg: DetectorConfig, classifier: TfliteClassifier, threshold: float, person_scale: int) -> None:
+    def __init__(self, cfg: DetectorConfig, classifier: TfliteClassifier, threshold: float, person_scale: int,
+                 frame_size: tuple[int, int] | None = None) -> None:
         self.cfg = cfg
+        self.frame_size = frame_size
         self.classifier = classifier
         self.threshold = threshold
         self.person_scale = person_scale
@@ -111,7 +114,23 @@ class PersonStage:
         return detections
 
     def _expire(self, timestamp: float) -> None:
-        self.tracks = [t for t in self.tracks if timestamp - t.last_positive <= self.cfg.track_ttl]
+        """Drop tracks without a counted positive for ``track_ttl``, or kept by re-checks alone too long."""
+        def alive(t: Track) -> bool:
+            if timestamp - t.last_positive > self.cfg.track_ttl:
+                return False
+            still = timestamp - (t.last_moved if t.last_moved is not None else t.last_positive)
+            limit = self.cfg.edge_timeout if self._at_edge(t.box) else self.cfg.stationary_timeout
+            return still <= limit
+
+        self.tracks = [t for t in self.tracks if alive(t)]
+
+    def _at_edge(self, box: Box) -> bool:
+        """Touching the frame border: people stop there mostly by walking out of view."""
+        if self.frame_size is None:
+            return False
+        w, h = self.frame_size
+        margin = 0.02 * max(w, h)
+        return box.x <= margin or box.y <= margin or box.x + box.w >= w - margin or box.y + box.h >= h - margin
 
     def _update_tracks(self, frame_index: int, timestamp: float, detections: list[Detection], snapshot: Callable[[Box], object]) -> None:
         for det in detections:
@@ -124,7 +143,7 @@ class PersonStage:
             if det.from_track:
                 match.score, match.last_positive = det.score, timestamp
             elif overlapping:
-                match.box, match.score, match.last_positive = det.box, det.score, timestamp
+                match.box, match.score, match.last_positive, match.last_moved = det.box, det.score, timestamp, timestamp
                 match.background = snapshot(det.box)
             else:
-                self.tracks.append(Track(det.box, det.score, timestamp, frame_index, snapshot(det.box)))
+                self.tracks.append(Track(det.box, det.score, timestamp, frame_index, snapshot(det.box), timestamp))

@@ -29,7 +29,7 @@ from gateway.homeassistant import discovery_messages, gateway_topic
 from gateway.ingest import Ingestor
 from gateway.media import MediaStore
 from gateway.report import savings_summary
-from gateway.retention import sweep
+from gateway.retention import make_room, sweep
 from gateway.store import Store
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,10 @@ class GatewayDaemon:
         self.cfg = cfg
         self.store = store or Store(cfg.store.dsn)
         self.media = MediaStore(cfg.store.media_dir)
-        self.ingestor = Ingestor(self.store, self.media, cfg.mqtt.prefix, cfg.limits, on_event=self._on_ingested)
+        self.ingestor = Ingestor(
+            self.store, self.media, cfg.mqtt.prefix, cfg.limits, on_event=self._on_ingested,
+            make_room=lambda incoming: make_room(self.store, self.media, cfg.retention, incoming),
+        )
         self.connected = threading.Event()
         self.protocol = mqtt.MQTTv311 if cfg.mqtt.protocol == "3.1.1" else mqtt.MQTTv5
         self._queue: queue.Queue = queue.Queue()

@@ -3,7 +3,7 @@
 Every message is either applied or rejected with a counted reason; nothing
 here raises to the caller, so a bad message never stops the ones after it.
 Thumbnails are written (content-addressed, atomically) before the row that
-points at them.
+points at them, after the oldest events made room for them under the cap.
 """
 from __future__ import annotations
 
@@ -32,8 +32,10 @@ class Ingestor:
     """Applies messages to the store; counts and logs (once per reason) what it rejects."""
 
     def __init__(self, store: Store, media: MediaStore, prefix: str, limits: LimitsConfig,
-                 on_event: Callable[[str, dict], None] | None = None) -> None:
+                 on_event: Callable[[str, dict], None] | None = None,
+                 make_room: Callable[[int], object] | None = None) -> None:
         self.store, self.media, self.prefix, self.limits = store, media, prefix, limits
+        self.make_room = make_room
         self.counters = IngestCounters()
         self.on_event = on_event
 
@@ -76,6 +78,8 @@ class Ingestor:
 
     def _thumbnail(self, topic: contract.Topic, payload: bytes, at: float) -> None:
         check_jpeg(payload, self.limits.max_thumbnail_bytes, self.limits.max_thumbnail_pixels)
+        if self.make_room:
+            self.make_room(len(payload))  # the size cap holds at every moment, not just after sweeps
         sha, relative = self.media.put(payload)  # the file first ...
         with self.store.transaction():  # ... then the rows that point at it
             self.store.touch_camera(topic.camera, at)

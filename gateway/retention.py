@@ -39,13 +39,9 @@ def sweep(store: Store, media: MediaStore, cfg: RetentionConfig, now: float | No
         days = cfg.camera_days.get(camera, cfg.days)
         result.expired_events += _delete(store, store.expired_events(camera, now - days * 86400, limit=10**9))
     result.thumbnails_deleted += _drop_unreferenced(store, media)
-    cap = int(cfg.max_gb * 1e9)
-    while store.stored_bytes() > cap:
-        oldest = store.oldest_events(100)
-        if not oldest:
-            break
-        result.capped_events += _delete(store, oldest)
-        result.thumbnails_deleted += _drop_unreferenced(store, media)
+    capped, dropped = make_room(store, media, cfg, 0)
+    result.capped_events += capped
+    result.thumbnails_deleted += dropped
     known = store.thumbnail_paths()
     for relative in media.files(older_than=orphan_grace):
         if relative not in known:
@@ -55,6 +51,19 @@ def sweep(store: Store, media: MediaStore, cfg: RetentionConfig, now: float | No
     if result.expired_events or result.capped_events or result.orphan_files:
         logger.info("retention: %s", result)
     return result
+
+
+def make_room(store: Store, media: MediaStore, cfg: RetentionConfig, incoming: int) -> tuple[int, int]:
+    """Delete oldest events until ``incoming`` more bytes fit under the cap; returns (events, thumbnails) deleted."""
+    cap = int(cfg.max_gb * 1e9)
+    events = thumbs = 0
+    while store.stored_bytes() + incoming > cap:
+        oldest = store.oldest_events(1)
+        if not oldest:
+            break
+        events += _delete(store, oldest)
+        thumbs += _drop_unreferenced(store, media)
+    return events, thumbs
 
 
 def _delete(store: Store, rows: list[dict]) -> int:

@@ -4,7 +4,8 @@ Geometric jitter (scale, aspect, shift, partial crops) happens when crops are
 cut (:mod:`models.data.crops`); this module perturbs pixels: exposure
 (brightness, contrast, gamma: clouds, dusk, IR night mode), blur (focus,
 motion), sensor noise, JPEG artifacts, low resolution (a far person
-upsampled) and mirror flips.
+upsampled), anisotropic stretch (other sensors' aspect ratios, a frame
+stretched to fit) and mirror flips.
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ class AugmentConfig(BaseModel):
     jpeg_quality: tuple[int, int] = Field((15, 85), description="JPEG quality range.")
     lowres_prob: float = Field(0.3, ge=0, le=1, description="Down- then up-sample (far subject).")
     lowres_min: int = Field(16, ge=4, description="Smallest side the crop is shrunk to.")
+    stretch_prob: float = Field(0.3, ge=0, le=1, description="Stretch horizontally by a factor in stretch_range.")
+    stretch_range: tuple[float, float] = Field((0.7, 1.4), description="Horizontal stretch factor range (log-uniform).")
 
 
 def augment_batch(crops: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
@@ -41,12 +44,26 @@ def augment_batch(crops: np.ndarray, rng: np.random.Generator, cfg: AugmentConfi
     return out
 
 
+def _stretch(img: np.ndarray, factor: float) -> np.ndarray:
+    """Scale the width by ``factor``, then centre-crop or edge-pad back to square."""
+    size = img.shape[0]
+    width = max(1, int(round(size * factor)))
+    wide = cv2.resize(img, (width, size), interpolation=cv2.INTER_LINEAR)
+    if width >= size:
+        left = (width - size) // 2
+        return wide[:, left : left + size]
+    pad = size - width
+    return cv2.copyMakeBorder(wide, 0, 0, pad // 2, pad - pad // 2, cv2.BORDER_REPLICATE)
+
+
 def augment_one(crop: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
     """One perturbed uint8 crop."""
     size = crop.shape[0]
     img = crop
     if rng.random() < cfg.flip_prob:
         img = img[:, ::-1]
+    if rng.random() < cfg.stretch_prob:
+        img = _stretch(img, float(np.exp(rng.uniform(*np.log(cfg.stretch_range)))))
     if rng.random() < cfg.lowres_prob and size > cfg.lowres_min:
         small = int(rng.integers(cfg.lowres_min, size))
         img = cv2.resize(cv2.resize(img, (small, small), interpolation=cv2.INTER_AREA), (size, size), interpolation=cv2.INTER_LINEAR)

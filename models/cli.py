@@ -138,6 +138,8 @@ def _predict(args: argparse.Namespace) -> int:
     results = score_images(args.images, _require(args.model, "model"), Backend(args.backend))
     write_scores(results, args.out)
     failed = [r for r in results if r.score is None]
+    for r in failed:
+        print(f"error: {r.image}: {r.error}", file=sys.stderr)
     print(f"scored {len(results) - len(failed)} images -> {args.out}; {len(failed)} could not be read")
     return 1 if failed else 0
 

@@ -45,7 +45,7 @@ class DataSources(_Strict):
     folders: list[FolderSource] = Field(default_factory=list, description="Labelled folders of whole images.")
     negative_videos: list[Path] = Field(default_factory=list, description="Person-free videos: moving regions become hard negatives.")
     mot_step: int = Field(5, ge=1, description="Use every n-th frame of MOT sequences (consecutive frames are near-duplicates).")
-    video_step: int = Field(2, ge=1, description="Use every n-th frame of negative videos.")
+    video_step: int = Field(1, ge=1, description="Use every n-th frame of negative videos.")
 
     def resolved(self, root: Path) -> "DataSources":
         """A copy with every relative path made absolute under ``root``."""

@@ -61,7 +61,7 @@ def build_crops(
 def cached_crops(cache_dir: Path, sources: DataSources, size: int, sampling: SamplingConfig, seed: int, jitter: bool, desc: str) -> CropSet:
     """:func:`build_crops`, reusing an earlier result for the same inputs."""
     key = hashlib.sha256(
-        f"{sources.model_dump_json()}|{size}|{sampling.model_dump_json()}|{seed}|{jitter}|v1".encode()
+        f"{sources.model_dump_json()}|{size}|{sampling.model_dump_json()}|{seed}|{jitter}|v2".encode()
     ).hexdigest()[:16]
     path = Path(cache_dir) / f"{desc}-{key}.npz"
     if path.exists():

@@ -167,7 +167,7 @@ def card_markdown(card: dict) -> str:
         f"Validation ROC-AUC float {t.get('val_auc_float', float('nan')):.4f} vs int8 (TFLM) "
         f"{t.get('val_auc_int8', float('nan')):.4f}; largest score difference {t.get('max_abs_score_diff', float('nan')):.3f}. "
         f"Threshold {card['threshold']:.3f} = false-positive rate {t.get('threshold_target_fpr', '?')} on validation negatives."
-        if t else "No training report was given to the export."
+        if "train_crops" in t else "No training report was given to the export."
     )
     eval_text = ""
     if card.get("evaluation"):

@@ -154,7 +154,7 @@ def moving_region_crops(
     rng: np.random.Generator,
     group: str,
     gap: int = 3,
-    per_frame: int = 2,
+    per_frame: int = 3,
     random_per_frame: int = 1,
 ) -> CropSet:
     """Hard negatives from a person-free video: crops around moving blobs, plus random squares."""

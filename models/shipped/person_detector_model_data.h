@@ -14,8 +14,8 @@ constexpr int kPersonDetectorArenaSize = 36864;
 // of the region with 1.25x context, edge pixels replicated outside the frame.
 constexpr int kPersonDetectorInputSize = 64;
 // Output: 1 int8 person score, probability = (q + 128) / 256.
-constexpr float kPersonDetectorThreshold = 0.886719f;
-constexpr int kPersonDetectorThresholdQ = 99;
+constexpr float kPersonDetectorThreshold = 0.914062f;
+constexpr int kPersonDetectorThresholdQ = 106;
 constexpr int kPersonDetectorOpCount = 5;
 // Ops to register, e.g. tflite::MicroMutableOpResolver<5> resolver;
 //   resolver.AddConv2D();

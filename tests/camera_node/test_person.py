@@ -14,40 +14,64 @@ def stage(threshold=0.5, **cfg):
     return PersonStage(DetectorConfig(**cfg), TfliteClassifier(SHIPPED_MODEL), threshold, person_scale=2)
 
 
+def run(s, frame, proposals=(), budget=10, differs=1.0, decode=lambda: GRAY):
+    """One frame; ``differs`` is how much a tracked box differs from its saved background."""
+    return s.process(frame, frame / 10, list(proposals), decode, budget, lambda box: "saved", lambda box, saved: differs)
+
+
 def test_no_proposals_and_no_tracks_means_no_decode_and_no_cnn():
     s = stage()
     decoded = []
-    assert s.process(0, 0.0, [], lambda: decoded.append(1) or GRAY, 10, lambda b: 1.0) == []
+    assert run(s, 0, decode=lambda: decoded.append(1) or GRAY) == []
     assert not decoded and s.inferences == 0
 
 
 def test_each_proposal_is_classified_within_the_budget():
     s = stage(max_inferences_per_frame=3)
-    boxes = [Box(10 * i, 10, 40, 100) for i in range(5)]
-    dets = s.process(0, 0.0, boxes, lambda: GRAY, budget_left=2, foreground=lambda b: 1.0)
-    assert len(dets) == 2 and s.inferences == 2 and all(0 <= d.score <= 1 for d in dets)
+    dets = run(s, 0, [Box(10 * i, 10, 40, 100) for i in range(5)], budget=2)
+    assert len(dets) == 2 and s.inferences == 2 and s.skipped == 3 and all(0 <= d.score <= 1 for d in dets)
 
 
 def test_tracks_are_rechecked_every_n_frames_without_motion():
     s = stage(threshold=0.0, recheck_every=3)  # threshold 0: every crop is a "person"
     s.tracks = [Track(Box(100, 100, 40, 100), 0.9, 0.0, 0)]
-    ran = [len(s.process(i, i / 10, [], lambda: GRAY, 10, lambda b: 1.0)) for i in range(1, 10)]
-    assert ran == [0, 0, 1, 0, 0, 1, 0, 0, 1]
+    assert [len(run(s, i)) for i in range(1, 10)] == [0, 0, 1, 0, 0, 1, 0, 0, 1]
 
 
-def test_a_recheck_on_empty_background_does_not_count():
+def test_a_recheck_of_a_spot_that_looks_empty_again_does_not_count():
     s = stage(threshold=0.0, recheck_every=1, track_ttl=0.25)
     s.tracks = [Track(Box(100, 100, 40, 100), 0.9, 0.0, 0)]
-    dets = s.process(1, 0.1, [], lambda: GRAY, 10, foreground=lambda b: 0.0)
-    assert len(dets) == 1 and not dets[0].person and dets[0].from_track
-    s.process(2, 0.2, [], lambda: GRAY, 10, foreground=lambda b: 0.0)
-    s.process(3, 0.3, [], lambda: GRAY, 10, foreground=lambda b: 0.0)
+    (det,) = run(s, 1, differs=0.0)
+    assert not det.person and det.from_track
+    run(s, 2, differs=0.0)
+    run(s, 3, differs=0.0)
     assert s.tracks == []  # expired after track_ttl without a counted positive
 
 
-def test_a_standing_person_keeps_the_track():
+def test_a_standing_person_keeps_the_track_and_its_saved_background():
     s = stage(threshold=0.0, recheck_every=1, track_ttl=0.25)
-    s.tracks = [Track(Box(100, 100, 40, 100), 0.9, 0.0, 0)]
+    s.tracks = [Track(Box(100, 100, 40, 100), 0.9, 0.0, 0, background="empty street")]
     for i in range(1, 20):
-        s.process(i, i / 10, [], lambda: GRAY, 10, foreground=lambda b: 0.6)
-    assert len(s.tracks) == 1
+        run(s, i, differs=0.6)
+    assert len(s.tracks) == 1 and s.tracks[0].background == "empty street"
+
+
+def test_a_moving_detection_saves_the_background_under_its_box():
+    s = stage(threshold=0.0)
+    run(s, 0, [Box(50, 50, 40, 100)])
+    assert len(s.tracks) == 1 and s.tracks[0].background == "saved"
+
+
+def test_re_checks_alone_keep_a_track_only_so_long():
+    s = PersonStage(DetectorConfig(recheck_every=1, stationary_timeout=1.0), TfliteClassifier(SHIPPED_MODEL), 0.0, 2, (640, 480))
+    s.tracks = [Track(Box(300, 200, 40, 100), 0.9, 0.0, 0, "saved", last_moved=0.0)]
+    alive = [bool(run(s, i, differs=0.9) is not None and s.tracks) for i in range(1, 16)]
+    assert alive[:9] == [True] * 9 and not any(alive[11:])
+
+
+def test_a_track_at_the_frame_border_is_let_go_sooner():
+    s = PersonStage(DetectorConfig(recheck_every=1, edge_timeout=0.3), TfliteClassifier(SHIPPED_MODEL), 0.0, 2, (640, 480))
+    s.tracks = [Track(Box(610, 200, 30, 100), 0.9, 0.0, 0, "saved", last_moved=0.0)]
+    for i in range(1, 6):
+        run(s, i, differs=0.9)
+    assert s.tracks == []

@@ -96,3 +96,17 @@ def test_identical_thumbnails_are_stored_once_and_kept_while_referenced(ingest, 
     assert store.count("thumbnails") == 1 and store.stored_bytes() == len(same)
     sweep(store, media, RetentionConfig(days=1e6, camera_days={"cam1": 1e-9}), now=1e6, orphan_grace=0)
     assert store.count("thumbnails") == 1 and len(media.files()) == 1  # cam2 still points at it
+
+
+def test_the_cap_holds_at_every_ingest_not_just_at_sweeps(store, media):
+    from gateway.retention import make_room
+
+    biggest = max(len(jpeg(40 + i, 65, (i * 9 % 255, 0, 0))) for i in range(10))
+    cfg = RetentionConfig(days=1e6, max_gb=3.5 * biggest / 1e9)
+    ingest = Ingestor(store, media, "smartcam", LimitsConfig(), make_room=lambda n: make_room(store, media, cfg, n))
+    peak = 0
+    for i in range(10):
+        add_event(ingest, "cam1", i, 1000.0 + i)
+        peak = max(peak, store.stored_bytes())
+    assert peak <= cfg.max_gb * 1e9 and len(store.events()) <= 3
+    assert store.events()[0]["event_id"] == "9-cam1"
