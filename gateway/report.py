@@ -109,9 +109,10 @@ def _plot_bytes(rows: list[dict], cameras: list[str], path: Path) -> None:
         mine = [r for r in rows if r["camera_id"] == cam]
         if not mine:
             continue
-        hours = [datetime.fromtimestamp(r["hour"], timezone.utc) for r in mine]
+        # cumulative totals at the end of each hour bucket, starting from zero
+        hours = [datetime.fromtimestamp(mine[0]["hour"], timezone.utc)] + [datetime.fromtimestamp(r["hour"] + 3600, timezone.utc) for r in mine]
         cont, ev = 0, 0
-        cont_series, ev_series = [], []
+        cont_series, ev_series = [0.0], [0.0]
         for r in mine:
             cont += r["continuous_bytes"]
             ev += r["clip_bytes"] + r["thumbnail_bytes"] + r["message_bytes"]
@@ -119,6 +120,9 @@ def _plot_bytes(rows: list[dict], cameras: list[str], path: Path) -> None:
             ev_series.append(ev / 1e6)
         line = ax.plot(hours, cont_series, "--", marker=".", label=f"{cam} continuous")[0]
         ax.plot(hours, ev_series, "-", marker="o", color=line.get_color(), label=f"{cam} event-triggered")
+    if rows:
+        ax.set_xlim(datetime.fromtimestamp(min(r["hour"] for r in rows), timezone.utc),
+                    datetime.fromtimestamp(max(r["hour"] for r in rows) + 3600, timezone.utc))
     ax.set(ylabel="cumulative MB", title="Continuous recording vs event-triggered (per camera)")
     ax.legend(fontsize=7)
     fig.autofmt_xdate()
@@ -140,6 +144,8 @@ def _plot_events(counts: list[dict], cameras: list[str], path: Path) -> None:
         per = {c["hour"]: c["events"] for c in counts if c["camera_id"] == cam}
         ax.bar([datetime.fromtimestamp(h + i * width, timezone.utc) for h in hours], [per.get(h, 0) for h in hours],
                width=width / 86400, label=cam, align="edge")
+    if hours:
+        ax.set_xlim(datetime.fromtimestamp(hours[0], timezone.utc), datetime.fromtimestamp(hours[-1] + 3600, timezone.utc))
     ax.set(ylabel="events", title="Events per hour")
     if cameras:
         ax.legend(fontsize=7)
