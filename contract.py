@@ -1,4 +1,4 @@
-"""The MQTT contract between camera nodes and the gateway: topics, payloads, QoS.
+"""The MQTT contract between camera nodes and the gateway: topics, payloads, QoS, broker URLs.
 
 Both ``camera_node`` and ``gateway`` import this module and nothing else of
 each other. Topics (``<prefix>`` defaults to ``smartcam``)::
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlparse
 from enum import Enum
 from typing import Literal
 
@@ -97,6 +98,16 @@ def parse_topic(prefix: str, name: str) -> Topic:
         if kind is not TopicKind.THUMBNAIL and rest == kind.value:
             return Topic(camera, kind)
     raise ContractError(f"unknown topic kind {rest!r}")
+
+
+def parse_broker_url(url: str) -> tuple[str, int, str | None, str | None]:
+    """``mqtt://user:pass@host:port`` -> host, port, user, password."""
+    parsed = urlparse(url if "://" in url else f"mqtt://{url}")
+    if parsed.scheme not in ("mqtt", "tcp"):
+        raise ContractError(f"unsupported broker URL scheme {parsed.scheme!r} (use mqtt://host:port)")
+    if not parsed.hostname:
+        raise ContractError(f"broker URL {url!r} has no host")
+    return parsed.hostname, parsed.port or 1883, parsed.username, parsed.password
 
 
 class _Message(BaseModel):

@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 
@@ -21,16 +20,6 @@ import contract
 from camera_node.spool import QueuedMessage, Spool
 
 logger = logging.getLogger(__name__)
-
-
-def parse_broker_url(url: str) -> tuple[str, int, str | None, str | None]:
-    """``mqtt://user:pass@host:port`` -> host, port, user, password."""
-    parsed = urlparse(url if "://" in url else f"mqtt://{url}")
-    if parsed.scheme not in ("mqtt", "tcp"):
-        raise ValueError(f"unsupported broker URL scheme {parsed.scheme!r} (use mqtt://host:port)")
-    if not parsed.hostname:
-        raise ValueError(f"broker URL {url!r} has no host")
-    return parsed.hostname, parsed.port or 1883, parsed.username, parsed.password
 
 
 class Publisher:
@@ -48,7 +37,7 @@ class Publisher:
     ) -> None:
         self.prefix, self.camera_id, self.spool = prefix, camera_id, spool
         self.on_config = on_config
-        host, port, user, url_password = parse_broker_url(url)
+        host, port, user, url_password = contract.parse_broker_url(url)
         self._connected = threading.Event()
         self._wake = threading.Condition()
         self._stopping = False

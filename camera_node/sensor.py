@@ -42,7 +42,8 @@ class Sensor:
     def capture(self, bgr: np.ndarray) -> bytes:
         """The sensor's JPEG of a BGR frame at the configured frame size."""
         if bgr.shape[1] != self.width or bgr.shape[0] != self.height:
-            bgr = cv2.resize(bgr, (self.width, self.height), interpolation=cv2.INTER_AREA)
+            # The sensor scales in hardware; bilinear is close to that and ~10x cheaper than INTER_AREA here.
+            bgr = cv2.resize(bgr, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
         ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         if not ok:
             raise CorruptFrame("JPEG encoding failed")

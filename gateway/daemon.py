@@ -37,15 +37,6 @@ logger = logging.getLogger(__name__)
 KINDS = (contract.TopicKind.EVENTS, contract.TopicKind.THUMBNAIL, contract.TopicKind.STATS, contract.TopicKind.AVAILABILITY)
 
 
-def _parse(url: str) -> tuple[str, int, str | None, str | None]:
-    from urllib.parse import urlparse
-
-    parsed = urlparse(url if "://" in url else f"mqtt://{url}")
-    if parsed.scheme not in ("mqtt", "tcp") or not parsed.hostname:
-        raise ValueError(f"bad broker URL {url!r} (use mqtt://host:port)")
-    return parsed.hostname, parsed.port or 1883, parsed.username, parsed.password
-
-
 class GatewayDaemon:
     """Owns the MQTT client, the ingest worker and the retention timer."""
 
@@ -74,7 +65,7 @@ class GatewayDaemon:
         m = self.cfg.mqtt
         kwargs = {"clean_session": False} if self.protocol == mqtt.MQTTv311 else {}
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=m.client_id, protocol=self.protocol, **kwargs)
-        host, port, user, password = _parse(m.url)
+        host, port, user, password = contract.parse_broker_url(m.url)
         if user:
             client.username_pw_set(user, os.environ.get(m.password_env) if m.password_env else password)
         client.will_set(self.availability_topic, contract.Availability.OFFLINE.value, qos=1, retain=True)
@@ -101,7 +92,7 @@ class GatewayDaemon:
 
     def _connack_watchdog(self, wait: float = 5.0) -> None:
         """A broker that accepts TCP but never answers an MQTT 5 CONNECT (amqtt) is spoken to in 3.1.1."""
-        host, port, _, _ = _parse(self.cfg.mqtt.url)
+        host, port, _, _ = contract.parse_broker_url(self.cfg.mqtt.url)
         while not self._stop.is_set() and self.protocol == mqtt.MQTTv5 and not self.connected.wait(wait):
             try:
                 socket.create_connection((host, port), timeout=2).close()

@@ -51,7 +51,8 @@ class EmbeddedBroker:
     def __enter__(self) -> str:
         if self.kind == "mosquitto":
             conf = Path(self._tmp.name) / "mosquitto.conf"
-            conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
+            # Queue without limit for the gateway's persistent session (the default of 1000 drops QoS 1 bursts).
+            conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 1000\n")
             binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
             self._proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         else:

@@ -7,7 +7,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 import contract
-from camera_node.publisher import Publisher, parse_broker_url
+from camera_node.publisher import Publisher
+from contract import parse_broker_url
 from camera_node.spool import Spool
 
 

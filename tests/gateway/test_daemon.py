@@ -10,7 +10,7 @@ import uuid
 import paho.mqtt.client as mqtt
 import pytest
 
-from camera_node.publisher import parse_broker_url
+from contract import parse_broker_url
 from gateway.config import GatewayConfig
 from gateway.daemon import GatewayDaemon
 from gateway.media import MediaStore
@@ -95,8 +95,7 @@ def test_home_assistant_discovery_is_retained_per_camera(broker_url, tmp_path):
 
 
 
-def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(own_broker, tmp_path):
-    dsn = f"sqlite:///{tmp_path}/gw.db"
+def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(own_broker, dsn, tmp_path):
     media = tmp_path / "media"
     client_id = f"gw-kill-{uuid.uuid4().hex[:6]}"
     cfg_file = tmp_path / "gw.yaml"
