@@ -1,8 +1,9 @@
 """The gateway daemon: an MQTT 5 client (3.1.1 fallback) that hands messages to the ingestor.
 
 * Persistent session (clean start off, session expiry set): a restart loses
-  nothing the broker queued. Messages are acknowledged *after* they are
-  committed (manual ack), so a crash mid-ingest means redelivery, never loss.
+  nothing the broker queued. Messages are ingested on the network thread and
+  acknowledged *after* they are committed (manual ack), so a crash
+  mid-ingest means redelivery, never loss.
 * Optional shared subscription ``$share/<group>/...`` so several gateways
   split the load.
 * "Connected" only on a successful CONNACK; reconnects with backoff.
@@ -14,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
 import socket
 import threading
 import time
@@ -50,11 +50,9 @@ class GatewayDaemon:
         )
         self.connected = threading.Event()
         self.protocol = mqtt.MQTTv311 if cfg.mqtt.protocol == "3.1.1" else mqtt.MQTTv5
-        self._queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._known_cameras: set[str] = set()
         self.client = self._make_client()
-        self._worker = threading.Thread(target=self._work, name="gateway-ingest", daemon=True)
         self._sweeper = threading.Thread(target=self._sweep_loop, name="gateway-retention", daemon=True)
 
     @property
@@ -85,7 +83,6 @@ class GatewayDaemon:
     # -- lifecycle --------------------------------------------------------
     def start(self) -> None:
         self.client.loop_start()
-        self._worker.start()
         self._sweeper.start()
         if self.cfg.mqtt.protocol == "auto":
             threading.Thread(target=self._connack_watchdog, name="gateway-connack", daemon=True).start()
@@ -104,22 +101,18 @@ class GatewayDaemon:
         return self.connected.wait(timeout)
 
     def stop(self) -> None:
-        """Say 'stopped', drain the queue, disconnect."""
+        """Say 'stopped' and disconnect (what is not acknowledged yet is redelivered next time)."""
         if self.connected.is_set():
             self.client.publish(self.availability_topic, contract.Availability.STOPPED.value, qos=1, retain=True).wait_for_publish(5)
-        deadline = time.monotonic() + 10
-        while not self._queue.empty() and time.monotonic() < deadline:
-            time.sleep(0.05)
         self._stop.set()
-        self._worker.join(timeout=5)
         self.client.disconnect()
         self.client.loop_stop()
 
     def idle(self, quiet: float = 0.5, timeout: float = 60.0) -> bool:
-        """Wait until no message arrived for ``quiet`` seconds and the queue is empty."""
+        """Wait until no message arrived or was processed for ``quiet`` seconds."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._queue.empty() and time.monotonic() - self._last_message > quiet:
+            if time.monotonic() - self._last_message > quiet:
                 return True
             time.sleep(0.05)
         return False
@@ -164,36 +157,33 @@ class GatewayDaemon:
             logger.warning("disconnected: %s", reason_code)
         self.connected.clear()
 
-    def _on_message(self, client, userdata, message) -> None:
-        self._last_message = time.monotonic()
-        self._queue.put((client, message))
+    def _on_message(self, client, userdata, msg) -> None:
+        """Ingest on the network thread (no hand-off), acknowledge after the commit.
 
-    # -- ingest worker --------------------------------------------------------
-    def _work(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, msg = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if msg.topic == f"{self.cfg.homeassistant.discovery_prefix}/status":
-                if msg.payload == b"online":
-                    for camera in sorted(self._known_cameras):
-                        self._discover(camera)
-                client.ack(msg.mid, msg.qos)
-                continue
-            delay = 0.5
-            while not self._stop.is_set():
-                try:
-                    self.ingestor.handle(msg.topic, msg.payload)
-                    break
-                except Exception as exc:  # store trouble: keep the message, retry with backoff
-                    logger.error("store error, will retry: %s", exc)
-                    time.sleep(delay)
-                    delay = min(delay * 2, 30)
-            else:
-                return  # stopping: not acked, the broker redelivers
+        On a store error the message is retried with backoff and not
+        acknowledged; if that outlasts the keepalive the broker drops the
+        connection and redelivers later from the persistent session.
+        """
+        self._last_message = time.monotonic()
+        if msg.topic == f"{self.cfg.homeassistant.discovery_prefix}/status":
+            if msg.payload == b"online":
+                for camera in sorted(self._known_cameras):
+                    self._discover(camera)
             client.ack(msg.mid, msg.qos)
-            self._last_message = time.monotonic()
+            return
+        delay = 0.5
+        while True:
+            try:
+                self.ingestor.handle(msg.topic, msg.payload)
+                break
+            except Exception as exc:  # store trouble: keep the message, retry with backoff
+                if self._stop.is_set():
+                    return  # stopping: not acked, the broker redelivers
+                logger.error("store error, will retry: %s", exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 30)
+        client.ack(msg.mid, msg.qos)
+        self._last_message = time.monotonic()
 
     def _on_ingested(self, kind: str, info: dict) -> None:
         camera = info["camera"]
@@ -221,5 +211,5 @@ class GatewayDaemon:
 
     def metrics(self) -> dict:
         c = self.ingestor.counters
-        return {"accepted": dict(c.accepted), "rejected": dict(c.rejected), "queue": self._queue.qsize(), "connected": self.connected.is_set()}
+        return {"accepted": dict(c.accepted), "rejected": dict(c.rejected), "connected": self.connected.is_set()}
 

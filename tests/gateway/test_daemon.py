@@ -88,7 +88,19 @@ def test_home_assistant_discovery_is_retained_per_camera(broker_url, tmp_path):
     assert {t.split("/")[1] for t in seen} == {"binary_sensor", "image", "sensor"}
     occupancy = json.loads(seen[f"homeassistant/binary_sensor/smartcam_{cam}/occupancy/config"])
     assert occupancy["device_class"] == "occupancy" and occupancy["state_topic"] == f"smartcam/{cam}/events"
-    for topic in seen:  # clean the retained configs up
+    topics = list(seen)
+    for topic in topics:  # clean the retained configs up ...
+        pub.publish(topic, b"", retain=True).wait_for_publish(5)
+    time.sleep(0.3)
+    seen.clear()
+    sub.loop_start()
+    send(pub, "homeassistant/status", b"online")  # ... and Home Assistant restarting gets them again
+    deadline = time.monotonic() + 10
+    while len([t for t in seen if seen[t]]) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sub.loop_stop()
+    assert sorted(t for t in seen if seen[t]) == sorted(topics)
+    for topic in topics:
         pub.publish(topic, b"", retain=True).wait_for_publish(5)
     daemon.stop()
     pub.loop_stop()
