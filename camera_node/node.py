@@ -20,7 +20,7 @@ import contract
 from camera_node.budget import InferenceBudget, Usage, budget_report, check_static_budget, energy_report, inferences_per_second
 from camera_node.config import NodeConfig
 from camera_node.events import Event, EventChange, EventStateMachine
-from camera_node.motion import MotionDetector, MotionResult
+from camera_node.motion import MotionDetector
 from camera_node.person import Detection, PersonStage, scale_box
 from camera_node.publisher import Publisher
 from camera_node.recorder import ClipInfo, Recorder
@@ -108,8 +108,8 @@ class Node:
         self._last: tuple[int, float] = (0, 0.0)
 
     # -- per frame -------------------------------------------------------
-    def process(self, frame: Frame) -> MotionResult | None:
-        """Run one frame through every stage; returns the motion result (None for a corrupt frame)."""
+    def process(self, frame: Frame) -> None:
+        """Run one frame through every stage (a corrupt frame is counted and skipped)."""
         self._apply_config_updates()
         self._last = (frame.index, frame.timestamp)
         try:
@@ -118,7 +118,7 @@ class Node:
         except (CorruptFrame, ValueError) as exc:  # a frame the sensor/decoder cannot handle
             self.corrupt_frames += 1
             logger.warning("frame %d skipped: %s", frame.index, exc)
-            return None
+            return
         self.frames += 1
         self._handle_clips(self.recorder.push(frame.index, frame.timestamp, jpeg))
         result = self.motion.update(small)
@@ -150,7 +150,6 @@ class Node:
         if ev is not None and ev.best_frame == frame.index:
             self._best_jpeg[ev.event_id] = jpeg
         self._maybe_stats(frame.timestamp)
-        return result
 
     def finish(self) -> None:
         """End open events and clips, write the ledger."""

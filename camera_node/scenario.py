@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from models.data.mot import find_video, parse_mot_gt
+from models.data.mot import find_video, parse_mot_rows
 
 logger = logging.getLogger(__name__)
 
@@ -67,13 +67,8 @@ def load_sequence(seq_dir: Path) -> Sequence:
         raise ValueError(f"{seq_dir}: no video file")
     frames, fps = read_video(video)
     tracks: dict[int, dict[int, tuple[int, int, int, int]]] = {}
-    for line in (Path(seq_dir) / "gt" / "gt.txt").read_text().splitlines():
-        parts = line.split(",")
-        if len(parts) < 6 or (len(parts) > 6 and float(parts[6]) == 0):
-            continue
-        frame, tid = int(float(parts[0])) - 1, int(float(parts[1]))
-        x, y, w, h = (int(round(float(v))) for v in parts[2:6])
-        tracks.setdefault(tid, {})[frame] = (x, y, w, h)
+    for frame, track, b in parse_mot_rows((Path(seq_dir) / "gt" / "gt.txt").read_text()):
+        tracks.setdefault(track, {})[frame - 1] = tuple(int(round(v)) for v in (b.x, b.y, b.w, b.h))
     return Sequence(frames, tracks, fps, Path(seq_dir).name)
 
 

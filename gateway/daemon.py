@@ -52,6 +52,7 @@ class GatewayDaemon:
         self.protocol = mqtt.MQTTv311 if cfg.mqtt.protocol == "3.1.1" else mqtt.MQTTv5
         self._stop = threading.Event()
         self._known_cameras: set[str] = set()
+        self._last_message = 0.0  # monotonic time a message last arrived or was committed
         self.client = self._make_client()
         self._sweeper = threading.Thread(target=self._sweep_loop, name="gateway-retention", daemon=True)
 
@@ -116,8 +117,6 @@ class GatewayDaemon:
                 return True
             time.sleep(0.05)
         return False
-
-    _last_message = 0.0
 
     # -- MQTT callbacks -----------------------------------------------------
     def _subscription(self, kind: contract.TopicKind) -> str:

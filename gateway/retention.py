@@ -77,6 +77,6 @@ def _drop_unreferenced(store: Store, media: MediaStore) -> int:
     rows = store.unreferenced_thumbnails()
     for row in rows:
         with store.transaction():  # the row goes first: a crash in between leaves an orphan file, swept later
-            store.delete_thumbnail_row(row["sha256"])
+            store.delete_thumbnail_row(row["sha256"], row["bytes"])
         media.remove(row["path"])
     return len(rows)

@@ -54,6 +54,9 @@ _SCHEMA = [
         path TEXT NOT NULL,
         created_at DOUBLE PRECISION NOT NULL
     )""",
+    # Running total of stored bytes, kept in the same transactions as the thumbnail rows, so the
+    # size cap is checked per ingest without scanning the table.
+    """CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value BIGINT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS ledger (
         camera_id TEXT NOT NULL,
         hour BIGINT NOT NULL,
@@ -144,6 +147,11 @@ class Store:
                 self._execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             elif version[0] > SCHEMA_VERSION:
                 raise RuntimeError(f"database schema {version[0]} is newer than this gateway ({SCHEMA_VERSION})")
+            # (the WHERE lets SQLite parse an upsert after a SELECT)
+            self._execute(
+                "INSERT INTO totals (name, value) SELECT 'stored_bytes', COALESCE(SUM(bytes), 0) FROM thumbnails "
+                "WHERE 1 = 1 ON CONFLICT (name) DO NOTHING"
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -169,10 +177,12 @@ class Store:
 
     def attach_thumbnail(self, camera: str, event_id: str, sha: str, nbytes: int, path: str, at: float) -> None:
         """Point the event (a pending row if its message has not arrived yet) at a stored thumbnail."""
-        self._execute(
+        inserted = self._execute(
             "INSERT INTO thumbnails (sha256, bytes, path, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
             (sha, nbytes, path, at),
-        )
+        ).rowcount
+        if inserted == 1:
+            self._execute("UPDATE totals SET value = value + ? WHERE name = 'stored_bytes'", (nbytes,))
         self._execute(
             "INSERT INTO events (camera_id, event_id, state, thumbnail_sha, received_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?) "
             "ON CONFLICT (camera_id, event_id) DO UPDATE SET thumbnail_sha = excluded.thumbnail_sha, updated_at = excluded.updated_at",
@@ -246,8 +256,8 @@ class Store:
         return [{"camera_id": c, "hour": h, "events": n} for (c, h), n in sorted(counts.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
 
     def stored_bytes(self) -> int:
-        """Bytes the gateway keeps on disk (thumbnails), from the database."""
-        return int(self._rows("SELECT COALESCE(SUM(bytes), 0) AS total FROM thumbnails")[0]["total"])
+        """Bytes the gateway keeps on disk (thumbnails), from the database's running total."""
+        return int(self._rows("SELECT value FROM totals WHERE name = 'stored_bytes'")[0]["value"])
 
     def count(self, table: str) -> int:
         if table not in ("events", "thumbnails", "cameras", "ledger"):
@@ -279,8 +289,9 @@ class Store:
             "SELECT sha256, path, bytes FROM thumbnails t WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.thumbnail_sha = t.sha256)"
         )
 
-    def delete_thumbnail_row(self, sha: str) -> None:
-        self._execute("DELETE FROM thumbnails WHERE sha256 = ?", (sha,))
+    def delete_thumbnail_row(self, sha: str, nbytes: int) -> None:
+        if self._execute("DELETE FROM thumbnails WHERE sha256 = ?", (sha,)).rowcount == 1:
+            self._execute("UPDATE totals SET value = value - ? WHERE name = 'stored_bytes'", (nbytes,))
 
     def thumbnail_paths(self) -> set[str]:
         return {r["path"] for r in self._rows("SELECT path FROM thumbnails")}

@@ -13,7 +13,6 @@ import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from models.data.regions import RegionSet

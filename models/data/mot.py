@@ -19,20 +19,19 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov")
 _PERSON_CLASSES = {1, 2, 7}
 
 
-def parse_mot_gt(text: str, min_visibility: float = 0.0) -> dict[int, list[Box]]:
-    """``{frame (1-based): [boxes]}`` from a MOT ``gt.txt``.
+def parse_mot_rows(text: str, min_visibility: float = 0.0) -> Iterator[tuple[int, int, Box]]:
+    """``(frame (1-based), track id, box)`` for each person row of a MOT ``gt.txt``.
 
     Rows flagged ``conf == 0`` (ignore) and, in MOT16+ files, non-person
     classes are skipped. MOT15 files carry ``-1`` in the class column.
     """
-    boxes: dict[int, list[Box]] = defaultdict(list)
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         parts = line.split(",")
         if len(parts) < 6:
             raise ValueError(f"gt line {lineno}: expected 'frame,id,left,top,width,height,...'")
-        frame = int(float(parts[0]))
+        frame, track = int(float(parts[0])), int(float(parts[1]))
         left, top, width, height = (float(v) for v in parts[2:6])
         conf = float(parts[6]) if len(parts) > 6 else 1.0
         cls = int(float(parts[7])) if len(parts) > 7 else -1
@@ -40,7 +39,14 @@ def parse_mot_gt(text: str, min_visibility: float = 0.0) -> dict[int, list[Box]]
         if conf == 0 or (cls != -1 and cls not in _PERSON_CLASSES) or vis < min_visibility:
             continue
         if width > 0 and height > 0:
-            boxes[frame].append(Box(left, top, width, height))
+            yield frame, track, Box(left, top, width, height)
+
+
+def parse_mot_gt(text: str, min_visibility: float = 0.0) -> dict[int, list[Box]]:
+    """``{frame (1-based): [boxes]}`` from a MOT ``gt.txt`` (see :func:`parse_mot_rows`)."""
+    boxes: dict[int, list[Box]] = defaultdict(list)
+    for frame, _, box in parse_mot_rows(text, min_visibility):
+        boxes[frame].append(box)
     return dict(boxes)
 
 

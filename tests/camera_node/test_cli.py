@@ -1,5 +1,4 @@
 """`smartcam node ...` and `smartcam demo`: help, errors, and the demo's fallback without data."""
-import json
 
 import pytest
 

@@ -1,6 +1,5 @@
 """`smartcam node simulate`: outputs, references, MQTT, and the issue's acceptance figures on real footage."""
 import json
-import threading
 
 import cv2
 import numpy as np

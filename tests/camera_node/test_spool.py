@@ -3,7 +3,7 @@ from camera_node.spool import QueuedMessage, Spool
 
 
 def msg(i, size=100):
-    return QueuedMessage(f"smartcam/cam1/events", bytes([i % 256]) * size, 1, False)
+    return QueuedMessage("smartcam/cam1/events", bytes([i % 256]) * size, 1, False)
 
 
 def drain(spool):

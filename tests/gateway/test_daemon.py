@@ -8,7 +8,6 @@ import time
 import uuid
 
 import paho.mqtt.client as mqtt
-import pytest
 
 from contract import parse_broker_url
 from gateway.config import GatewayConfig

@@ -110,3 +110,13 @@ def test_the_cap_holds_at_every_ingest_not_just_at_sweeps(store, media):
         peak = max(peak, store.stored_bytes())
     assert peak <= cfg.max_gb * 1e9 and len(store.events()) <= 3
     assert store.events()[0]["event_id"] == "9-cam1"
+
+
+def test_the_running_total_equals_the_sum_of_stored_thumbnails(ingest, store, media):
+    for i in range(6):
+        add_event(ingest, "cam1", i, 1000.0 + i)
+    ingest.handle("smartcam/cam1/thumbnail/0-cam1", jpeg(40, 65, (0, 0, 0)))  # a duplicate changes nothing
+    sweep(store, media, RetentionConfig(days=1e6, camera_days={"cam1": 1e-9}), now=1e6, orphan_grace=0)
+    add_event(ingest, "cam1", 7, 2e6)
+    rows = store._rows("SELECT COALESCE(SUM(bytes), 0) AS total FROM thumbnails")
+    assert store.stored_bytes() == rows[0]["total"] > 0
