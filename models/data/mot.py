@@ -22,8 +22,10 @@ _PERSON_CLASSES = {1, 2, 7}
 def parse_mot_rows(text: str, min_visibility: float = 0.0) -> Iterator[tuple[int, int, Box]]:
     """``(frame (1-based), track id, box)`` for each person row of a MOT ``gt.txt``.
 
-    Rows flagged ``conf == 0`` (ignore) and, in MOT16+ files, non-person
-    classes are skipped. MOT15 files carry ``-1`` in the class column.
+    Rows flagged ``conf == 0`` (ignore) are skipped. MOT16+ rows (9 columns:
+    ``...,conf,class,visibility``) of non-person classes or below
+    ``min_visibility`` are skipped too; MOT15 rows (10 columns: ``...,conf,x,y,z``
+    world coordinates) carry no class.
     """
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -34,8 +36,9 @@ def parse_mot_rows(text: str, min_visibility: float = 0.0) -> Iterator[tuple[int
         frame, track = int(float(parts[0])), int(float(parts[1]))
         left, top, width, height = (float(v) for v in parts[2:6])
         conf = float(parts[6]) if len(parts) > 6 else 1.0
-        cls = int(float(parts[7])) if len(parts) > 7 else -1
-        vis = float(parts[8]) if len(parts) > 8 and cls != -1 else 1.0
+        mot16 = len(parts) == 9
+        cls = int(float(parts[7])) if mot16 else -1
+        vis = float(parts[8]) if mot16 else 1.0
         if conf == 0 or (cls != -1 and cls not in _PERSON_CLASSES) or vis < min_visibility:
             continue
         if width > 0 and height > 0:

@@ -57,6 +57,11 @@ def test_coco_without_the_category_is_an_error(tmp_path):
         list(iter_coco(tmp_path / "ann.json", tmp_path))
 
 
+def test_mot15_world_coordinates_are_not_mistaken_for_a_class():
+    # MOT15: frame,id,left,top,width,height,conf,x,y,z (x = 4.4 is a position, not class 4)
+    assert parse_mot_gt("1,2,181,95,75.8,227.0,1,4.4091,4.4283,0\n") == {1: [Box(181, 95, 75.8, 227.0)]}
+
+
 def test_mot_gt_skips_ignored_rows_and_non_person_classes():
     text = "1,1,10,20,30,60,1,1,1.0\n1,2,0,0,5,5,0,1,1.0\n2,3,1,1,5,5,1,4,1.0\n2,4,1,1,5,10,1,-1,-1,-1\n"
     gt = parse_mot_gt(text)
