@@ -14,13 +14,15 @@ with the wrong event whatever order the two arrive in.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
-from urllib.parse import urlparse
 from enum import Enum
+from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_PREFIX = "smartcam"
 #: Camera ids: lower-case letters, digits, '-' and '_', 1-32 characters (safe in topics, paths and SQL).
@@ -100,14 +102,69 @@ def parse_topic(prefix: str, name: str) -> Topic:
     raise ContractError(f"unknown topic kind {rest!r}")
 
 
-def parse_broker_url(url: str) -> tuple[str, int, str | None, str | None]:
-    """``mqtt://user:pass@host:port`` -> host, port, user, password."""
+@dataclass(frozen=True)
+class BrokerAddress:
+    """Where a broker listens and how to reach it."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+
+def parse_broker_url(url: str) -> BrokerAddress:
+    """``mqtt://[user[:pass]@]host[:port]`` (1883) or ``mqtts://...`` (TLS, 8883)."""
     parsed = urlparse(url if "://" in url else f"mqtt://{url}")
-    if parsed.scheme not in ("mqtt", "tcp"):
-        raise ContractError(f"unsupported broker URL scheme {parsed.scheme!r} (use mqtt://host:port)")
+    if parsed.scheme not in ("mqtt", "tcp", "mqtts", "ssl"):
+        raise ContractError(f"unsupported broker URL scheme {parsed.scheme!r} (use mqtt:// or mqtts://host:port)")
     if not parsed.hostname:
         raise ContractError(f"broker URL {url!r} has no host")
-    return parsed.hostname, parsed.port or 1883, parsed.username, parsed.password
+    try:
+        port = parsed.port
+    except ValueError as exc:
+        raise ContractError(f"broker URL {url!r}: {exc}") from exc
+    tls = parsed.scheme in ("mqtts", "ssl")
+    return BrokerAddress(parsed.hostname, port or (8883 if tls else 1883), parsed.username, parsed.password, tls)
+
+
+class TlsFiles(BaseModel):
+    """TLS to the broker: the site CA, and a client certificate when the broker asks for one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ca_file: Path | None = Field(None, description="CA certificate that signed the broker's (none = the system CAs).")
+    cert_file: Path | None = Field(None, description="Client certificate (brokers with require_certificate).")
+    key_file: Path | None = Field(None, description="Client private key, with cert_file.")
+
+    @model_validator(mode="after")
+    def _pair(self) -> "TlsFiles":
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        return self
+
+    def tls_set_kwargs(self) -> dict:
+        """Keyword arguments for paho's ``Client.tls_set``."""
+        return {"ca_certs": _str(self.ca_file), "certfile": _str(self.cert_file), "keyfile": _str(self.key_file)}
+
+
+def _str(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def read_secret(env: str | None = None, file: Path | None = None) -> str | None:
+    """A secret from an environment variable or a file (first line); secrets never live in config files."""
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise ContractError(f"environment variable {env} (the broker password) is not set")
+        return value
+    if file is not None:
+        try:
+            return Path(file).read_text().strip()
+        except OSError as exc:
+            raise ContractError(f"cannot read the password file: {exc}") from exc
+    return None
 
 
 class _Message(BaseModel):

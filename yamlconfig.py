@@ -18,7 +18,7 @@ def load_yaml_model(path: Path, model: type[M], **overrides: Any) -> M:
     """Validate ``path`` as ``model``; ``overrides`` that are not ``None`` replace top-level keys."""
     try:
         doc = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")

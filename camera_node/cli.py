@@ -25,6 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--broker", help="mqtt://host:port to publish to (default: no broker)")
     p.add_argument("--gt", type=Path, help="ground truth: MOT gt.txt or CSV frame,present")
     p.add_argument("--backend", choices=["tflm", "litert"], help="override the detector backend")
+    p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument("--dump-crops", type=Path, metavar="DIR",
+                   help="write the CNN's crops of person-free frames (all frames without --gt) as a labelled folder "
+                        "for `smartcam model train --folder` / site adaptation")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_simulate)
 
@@ -52,12 +56,15 @@ def _simulate(args: argparse.Namespace) -> int:
     cfg = load_node_config(args.config)
     if args.backend:
         cfg.detector.backend = args.backend
-    report = simulate(cfg, args.source, args.out, args.gt, args.broker, progress=not args.no_progress)
+    report = simulate(cfg, args.source, args.out, args.gt, args.broker, progress=not args.no_progress,
+                      max_frames=args.max_frames, dump_crops=args.dump_crops)
     led = report["ledger"]
     print(f"{report['frames']} frames, {report['events']} events, CNN on {report['cnn_frame_share']:.1%} of frames; "
           f"storage saved {led['saved_fraction']:.2%} of {led['continuous_bytes']:,} B")
     if "metrics" in report:
         print((args.out / "metrics.md").read_text())
+    if "dumped_crops" in report:
+        print(f"{report['dumped_crops']} person-free crops written to {args.dump_crops}")
     print(f"output: {args.out}")
     return 0
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from contract import CAMERA_ID, DEFAULT_PREFIX
+from contract import CAMERA_ID, DEFAULT_PREFIX, TlsFiles
 from yamlconfig import ConfigError, load_yaml_model
 
 __all__ = ["ConfigError", "NodeConfig", "load_node_config"]
@@ -112,9 +112,11 @@ class RecorderConfig(_Strict):
 class MqttConfig(_Strict):
     """Broker connection and the store-and-forward queue."""
 
-    url: str | None = Field(None, description="mqtt://[user[:password]@]host[:port]; none = do not publish.")
+    url: str | None = Field(None, description="mqtt://[user@]host[:port], or mqtts:// for TLS; none = do not publish. The user defaults to the camera id.")
     prefix: str = Field(DEFAULT_PREFIX, pattern=r"^[A-Za-z0-9_-]{1,32}$", description="Topic prefix shared with the gateway.")
     password_env: str | None = Field(None, description="Environment variable holding the password (never put it in the file).")
+    password_file: Path | None = Field(None, description="File holding the password (e.g. written by `smartcam broker credentials`).")
+    tls: TlsFiles | None = Field(None, description="CA and optional client certificate for TLS (`smartcam broker certs`).")
     queue_dir: Path | None = Field(None, description="Store-and-forward queue folder (default: <out>/queue).")
     queue_max_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Queue cap; the oldest messages are dropped (and counted) beyond it.")
     stats_every: float = Field(30.0, gt=0, description="Seconds between stats messages.")

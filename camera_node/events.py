@@ -6,12 +6,14 @@
   ran on had a person; its start is the first of those frames.
 * It ends ``event_gap`` seconds after the last person frame, and is split
   when it reaches ``max_length``.
-* Ids are ``<start ms>-<camera>``: stable for the event, never reused (not
-  even after a reboot, as time moves on).
+* Ids are ``<start ms>-<camera>-<boot>``: stable for the event and never
+  reused, even after a reboot that resets the clock (no NTP yet), because
+  ``<boot>`` is random per start of the node.
 """
 from __future__ import annotations
 
 import logging
+import secrets
 from collections import deque
 from dataclasses import dataclass, field, replace
 
@@ -75,9 +77,10 @@ class ZoneFilter:
 class EventStateMachine:
     """Feed it every frame's detections; it returns what changed."""
 
-    def __init__(self, cfg: EventConfig, camera_id: str, width: int, height: int) -> None:
+    def __init__(self, cfg: EventConfig, camera_id: str, width: int, height: int, boot_id: str | None = None) -> None:
         self.cfg = cfg
         self.camera_id = camera_id
+        self.boot_id = boot_id or secrets.token_hex(3)
         self.filter = ZoneFilter(cfg, width, height)
         self.history: deque[tuple[int, float, bool]] = deque(maxlen=cfg.start_n)
         self.current: Event | None = None
@@ -122,7 +125,7 @@ class EventStateMachine:
     def _start(self, frame_index: int, ts: float, first_index: int, first_ts: float, people) -> EventChange:
         best, _ = max(people, key=lambda p: p[0].score) if people else (None, None)
         ev = Event(
-            event_id=f"{int(round(first_ts * 1000))}-{self.camera_id}",
+            event_id=f"{int(round(first_ts * 1000))}-{self.camera_id}-{self.boot_id}",
             start_time=first_ts,
             start_frame=first_index,
             alert_time=ts,

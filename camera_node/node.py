@@ -17,8 +17,16 @@ from pathlib import Path
 from tqdm import tqdm
 
 import contract
-from camera_node.budget import InferenceBudget, Usage, budget_report, check_static_budget, energy_report, inferences_per_second
+from camera_node.budget import (
+    InferenceBudget,
+    Usage,
+    budget_report,
+    check_static_budget,
+    energy_report,
+    inferences_per_second,
+)
 from camera_node.config import NodeConfig
+from camera_node.crop_dump import CropDump
 from camera_node.events import Event, EventChange, EventStateMachine
 from camera_node.motion import MotionDetector
 from camera_node.person import Detection, PersonStage, scale_box
@@ -32,6 +40,9 @@ from models.inference.measure import count_macs, min_arena_size
 from models.inference.model_info import operating_threshold
 
 logger = logging.getLogger(__name__)
+
+#: On the SD card while an event is open: the node ends it after a reboot (power cut, watchdog, crash).
+OPEN_EVENT_JOURNAL = "open_event.json"
 
 
 @dataclass
@@ -70,7 +81,8 @@ class EventSink:
 class Node:
     """One camera node. Feed frames with :meth:`process`, then :meth:`finish`."""
 
-    def __init__(self, cfg: NodeConfig, out_dir: Path, fps: float, publisher: Publisher | None = None) -> None:
+    def __init__(self, cfg: NodeConfig, out_dir: Path, fps: float, publisher: Publisher | None = None,
+                 crop_dump: CropDump | None = None) -> None:
         self.cfg = cfg
         self.fps = fps
         self.out_dir = Path(out_dir)
@@ -85,7 +97,8 @@ class Node:
         s = cfg.sensor
         self.sensor = Sensor(s.width, s.height, s.jpeg_quality)
         self.motion = MotionDetector(cfg.motion)
-        self.person = PersonStage(cfg.detector, self.classifier, threshold, s.person_scale, (s.width, s.height))
+        self.person = PersonStage(cfg.detector, self.classifier, threshold, s.person_scale, (s.width, s.height),
+                                  crop_dump.add if crop_dump is not None else None)
         self.events = EventStateMachine(cfg.events, cfg.camera_id, s.width, s.height)
         lookback = cfg.events.start_n / fps
         self.recorder = Recorder(cfg.recorder, self.out_dir / "clips", fps, s.width, s.height, lookback)
@@ -106,6 +119,8 @@ class Node:
         self._config_updates: queue.Queue = queue.Queue()
         self._last_stats = None
         self._last: tuple[int, float] = (0, 0.0)
+        self._journal = self.out_dir / OPEN_EVENT_JOURNAL
+        self.interrupted_events = self._end_interrupted_event()
 
     # -- per frame -------------------------------------------------------
     def process(self, frame: Frame) -> None:
@@ -170,8 +185,10 @@ class Node:
             self._handle_clips(self.recorder.start(ev.event_id, ev.start_time))
             self._send_event(change)
             self._send_thumbnail(ev)
+            self._write_journal(ev)
         elif change.kind == "update":
             self._send_event(change)
+            self._write_journal(ev)
         else:
             if change.best_changed:
                 self._send_thumbnail(ev)
@@ -191,6 +208,7 @@ class Node:
     def _close_event(self, ev: Event, clip: ClipInfo) -> None:
         message = self._message("end", ev, clip.bytes)
         self._publish(contract.TopicKind.EVENTS, message.to_bytes(), contract.QOS_EVENTS)
+        self._journal.unlink(missing_ok=True)
         self._best_jpeg.pop(ev.event_id, None)
         thumb = self._thumbs.pop(ev.event_id, None)
         self.sink.event(
@@ -214,6 +232,34 @@ class Node:
                 "zones": sorted(ev.zones),
             }
         )
+
+    def _write_journal(self, ev: Event) -> None:
+        """Remember the open event on the SD card (atomically) so a reboot can end it."""
+        doc = {"message": self._message("update", ev).model_dump(mode="json"), "last_seen": ev.last_seen_time}
+        tmp = self._journal.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(doc))
+            tmp.replace(self._journal)
+        except OSError as exc:  # a full card must not stop detection
+            logger.error("cannot journal event %s: %s", ev.event_id, exc)
+
+    def _end_interrupted_event(self) -> int:
+        """After a reboot mid-event: send the ``end`` the previous run never sent; return how many (0 or 1)."""
+        if not self._journal.exists():
+            return 0
+        try:
+            doc = json.loads(self._journal.read_text())
+            last = contract.EventMessage.model_validate(doc["message"])
+            end_time = max(float(doc["last_seen"]), last.start_time)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.error("unreadable event journal %s (%s); discarded", self._journal, exc)
+            self._journal.unlink(missing_ok=True)
+            return 0
+        end = last.model_copy(update={"type": "end", "seq": last.seq + 1, "end_time": end_time})
+        self._publish(contract.TopicKind.EVENTS, end.to_bytes(), contract.QOS_EVENTS)
+        self._journal.unlink(missing_ok=True)
+        logger.warning("event %s was open when the node stopped; ended it at its last sighting", last.event_id)
+        return 1
 
     def _message(self, kind: str, ev: Event, clip_bytes: int | None = None) -> contract.EventMessage:
         box = ev.best_box
@@ -315,6 +361,7 @@ class Node:
             "inferences": self.person.inferences,
             "candidates_skipped_by_budget": self.person.skipped,
             "events": self.event_count,
+            "interrupted_events": self.interrupted_events,
             "clip_errors": self.recorder.errors,
             "decodes": {f"1/{k}": v for k, v in sorted(self.sensor.counters.decodes.items())},
             "decoded_pixels": {f"1/{k}": v for k, v in sorted(self.sensor.counters.pixels.items())},
@@ -323,11 +370,13 @@ class Node:
         }
 
 
-def run_source(node: Node, source: FrameSource, progress: bool = True) -> None:
-    """Feed every frame of ``source`` to ``node`` and finish it."""
-    total = source.frame_count
+def run_source(node: Node, source: FrameSource, progress: bool = True, max_frames: int | None = None) -> None:
+    """Feed every frame of ``source`` (or its first ``max_frames``) to ``node`` and finish it."""
+    total = source.frame_count if max_frames is None else min(max_frames, source.frame_count or max_frames)
     started = time.perf_counter()
     for frame in tqdm(source, total=total, desc=f"node {node.cfg.camera_id}", unit="frame", disable=not progress):
+        if max_frames is not None and frame.index >= max_frames:
+            break
         node.process(frame)
     node.finish()
     logger.info("processed %d frames in %.1f s", node.frames, time.perf_counter() - started)

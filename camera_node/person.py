@@ -59,8 +59,10 @@ class PersonStage:
     """Runs the CNN on proposals and track re-checks; keeps the tracks."""
 
     def __init__(self, cfg: DetectorConfig, classifier: TfliteClassifier, threshold: float, person_scale: int,
-                 frame_size: tuple[int, int] | None = None) -> None:
+                 frame_size: tuple[int, int] | None = None,
+                 on_crops: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> None:
         self.cfg = cfg
+        self.on_crops = on_crops  # sees every frame's model-input crops and scores (crop mining)
         self.frame_size = frame_size
         self.classifier = classifier
         self.threshold = threshold
@@ -103,6 +105,8 @@ class PersonStage:
         crops = np.stack([crop_region(gray, scale_box(box, factor), self.classifier.input_size) for box, _ in candidates])
         scores = self.classifier.predict(crops)
         self.inferences += len(candidates)
+        if self.on_crops is not None:
+            self.on_crops(frame_index, crops, scores)
         detections = []
         for (box, tracked), score in zip(candidates, scores):
             person = bool(score >= self.threshold)

@@ -34,25 +34,32 @@ class Publisher:
         keepalive: int = 30,
         password: str | None = None,
         on_config: Callable[[contract.ConfigSetMessage], None] | None = None,
+        tls: contract.TlsFiles | None = None,
     ) -> None:
+        """``password`` logs in as the URL's user, else as the camera id (what a per-camera ACL
+        expects); ``tls`` (or an ``mqtts://`` URL) encrypts the connection."""
         self.prefix, self.camera_id, self.spool = prefix, camera_id, spool
         self.on_config = on_config
-        host, port, user, url_password = contract.parse_broker_url(url)
+        address = contract.parse_broker_url(url)
         self._connected = threading.Event()
         self._wake = threading.Condition()
         self._stopping = False
         self.delivered = 0
+        self.rejected = 0  # config/set messages that failed validation
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"smartcam-node-{camera_id}", protocol=mqtt.MQTTv311, clean_session=True
         )
-        if user:
-            self.client.username_pw_set(user, password or url_password)
+        password = password or address.password
+        if address.username or password:
+            self.client.username_pw_set(address.username or camera_id, password)
+        if address.tls or tls is not None:
+            self.client.tls_set(**(tls or contract.TlsFiles()).tls_set_kwargs())
         self.client.will_set(self._topic(contract.TopicKind.AVAILABILITY), contract.Availability.OFFLINE.value, qos=contract.QOS_AVAILABILITY, retain=True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
-        self.client.connect_async(host, port, keepalive)
+        self.client.connect_async(address.host, address.port, keepalive)
         self._worker = threading.Thread(target=self._drain, name=f"publisher-{camera_id}", daemon=True)
 
     def _topic(self, kind: contract.TopicKind, event_id: str | None = None) -> str:
@@ -118,7 +125,8 @@ class Publisher:
         try:
             config = contract.ConfigSetMessage.from_bytes(message.payload)
         except contract.ContractError as exc:
-            logger.warning("ignoring config message: %s", exc)
+            self.rejected += 1
+            logger.warning("ignoring config message: %s", str(exc)[:300])
             return
         if self.on_config:
             self.on_config(config)

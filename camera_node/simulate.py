@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
+import contract
 from camera_node.config import NodeConfig
-from camera_node.evaluation import SimEvent, intervals, load_presence, metrics_table, motion_only_events, oracle_events, score
+from camera_node.crop_dump import CropDump
+from camera_node.evaluation import (
+    SimEvent,
+    intervals,
+    load_presence,
+    metrics_table,
+    motion_only_events,
+    oracle_events,
+    score,
+)
 from camera_node.node import Node, run_source
 from camera_node.publisher import Publisher
 from camera_node.source import FrameSource
@@ -27,23 +36,29 @@ def make_publisher(cfg: NodeConfig, out_dir: Path, broker: str | None) -> Publis
     if not url:
         return None
     spool = Spool(cfg.mqtt.queue_dir or Path(out_dir) / "queue", cfg.mqtt.queue_max_bytes)
-    password = os.environ.get(cfg.mqtt.password_env) if cfg.mqtt.password_env else None
-    publisher = Publisher(url, cfg.mqtt.prefix, cfg.camera_id, spool, cfg.mqtt.keepalive, password)
+    password = contract.read_secret(cfg.mqtt.password_env, cfg.mqtt.password_file)
+    publisher = Publisher(url, cfg.mqtt.prefix, cfg.camera_id, spool, cfg.mqtt.keepalive, password, tls=cfg.mqtt.tls)
     publisher.start()
     return publisher
 
 
-def simulate(cfg: NodeConfig, source_uri: str, out_dir: Path, gt: Path | None = None, broker: str | None = None, progress: bool = True) -> dict:
-    """Run the node over ``source_uri``; return the report (ledger, budgets, metrics)."""
+def simulate(cfg: NodeConfig, source_uri: str, out_dir: Path, gt: Path | None = None, broker: str | None = None,
+             progress: bool = True, max_frames: int | None = None, dump_crops: Path | None = None) -> dict:
+    """Run the node over ``source_uri``; return the report (ledger, budgets, metrics).
+
+    ``max_frames`` stops early; ``dump_crops`` writes the person-free CNN crops there
+    (see :mod:`camera_node.crop_dump`).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     source = FrameSource(source_uri, fps=cfg.source.fps, realtime=cfg.source.realtime)
     publisher = make_publisher(cfg, out_dir, broker)
-    node = Node(cfg, out_dir, source.fps, publisher)
+    dump = CropDump(dump_crops) if dump_crops is not None else None
+    node = Node(cfg, out_dir, source.fps, publisher, dump)
     if publisher is not None:
         publisher.on_config = node.request_config
     try:
-        run_source(node, source, progress)
+        run_source(node, source, progress, max_frames)
     finally:
         if publisher is not None:
             publisher.stop()
@@ -52,6 +67,8 @@ def simulate(cfg: NodeConfig, source_uri: str, out_dir: Path, gt: Path | None = 
     if publisher is not None:
         report["mqtt"] = {"delivered": publisher.delivered, "queued": len(publisher.spool), "dropped": publisher.spool.dropped}
     (out_dir / "ledger.json").write_text(json.dumps(report, indent=2))
+    if dump is not None:
+        report["dumped_crops"] = dump.write(load_presence(gt, node.frames + node.corrupt_frames) if gt is not None else None)
     if gt is not None:
         metrics = evaluate_run(cfg, node, source.fps, gt)
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))

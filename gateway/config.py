@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contract import DEFAULT_PREFIX, MAX_JSON_BYTES, MAX_THUMBNAIL_BYTES
+from contract import DEFAULT_PREFIX, MAX_JSON_BYTES, MAX_THUMBNAIL_BYTES, TlsFiles
 from yamlconfig import ConfigError, load_yaml_model
 
 __all__ = ["ConfigError", "GatewayConfig", "load_gateway_config"]
@@ -18,10 +18,12 @@ class _Strict(BaseModel):
 class MqttConfig(_Strict):
     """Broker connection."""
 
-    url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://[user@]host[:port] of the broker.")
+    url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://[user@]host[:port] of the broker, mqtts:// for TLS. The user defaults to client_id when a password is set.")
     prefix: str = Field(DEFAULT_PREFIX, pattern=r"^[A-Za-z0-9_-]{1,32}$", description="Topic prefix shared with the nodes.")
     client_id: str = Field("smartcam-gateway", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Stable id: the broker keeps this session's queue while the gateway is down.")
     password_env: str | None = Field(None, description="Environment variable holding the password.")
+    password_file: Path | None = Field(None, description="File holding the password (`smartcam broker credentials` writes one).")
+    tls: TlsFiles | None = Field(None, description="CA and optional client certificate for TLS (`smartcam broker certs`).")
     share_group: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,32}$", description="Subscribe as $share/<group>/... so several gateways split the load (MQTT 5).")
     session_expiry: int = Field(7 * 24 * 3600, ge=0, description="Seconds the broker keeps the session (and queued QoS 1 messages) after a disconnect (MQTT 5).")
     keepalive: int = Field(30, ge=5, le=3600, description="Keepalive in seconds.")
@@ -50,6 +52,7 @@ class LimitsConfig(_Strict):
     max_json_bytes: int = Field(MAX_JSON_BYTES, gt=0, le=MAX_JSON_BYTES, description="Larger JSON payloads are rejected.")
     max_thumbnail_bytes: int = Field(MAX_THUMBNAIL_BYTES, gt=0, le=MAX_THUMBNAIL_BYTES, description="Larger thumbnails are rejected.")
     max_thumbnail_pixels: int = Field(1920 * 1080, gt=0, description="Decompression-bomb guard: larger images are rejected.")
+    max_clock_skew: float = Field(300.0, gt=0, description="Seconds a node's clock may differ from the gateway's before its stats are dated by the gateway.")
 
 
 class ReportConfig(_Strict):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 import threading
 import time
@@ -64,9 +63,12 @@ class GatewayDaemon:
         m = self.cfg.mqtt
         kwargs = {"clean_session": False} if self.protocol == mqtt.MQTTv311 else {}
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=m.client_id, protocol=self.protocol, **kwargs)
-        host, port, user, password = contract.parse_broker_url(m.url)
-        if user:
-            client.username_pw_set(user, os.environ.get(m.password_env) if m.password_env else password)
+        address = contract.parse_broker_url(m.url)
+        password = contract.read_secret(m.password_env, m.password_file) or address.password
+        if address.username or password:
+            client.username_pw_set(address.username or m.client_id, password)
+        if address.tls or m.tls is not None:
+            client.tls_set(**(m.tls or contract.TlsFiles()).tls_set_kwargs())
         client.will_set(self.availability_topic, contract.Availability.OFFLINE.value, qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.manual_ack_set(True)
@@ -78,7 +80,7 @@ class GatewayDaemon:
         if self.protocol == mqtt.MQTTv5:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = m.session_expiry
-        client.connect_async(host, port, m.keepalive, clean_start=False if self.protocol == mqtt.MQTTv5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY, properties=props)
+        client.connect_async(address.host, address.port, m.keepalive, clean_start=False if self.protocol == mqtt.MQTTv5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY, properties=props)
         return client
 
     # -- lifecycle --------------------------------------------------------
@@ -90,10 +92,10 @@ class GatewayDaemon:
 
     def _connack_watchdog(self, wait: float = 5.0) -> None:
         """A broker that accepts TCP but never answers an MQTT 5 CONNECT (amqtt) is spoken to in 3.1.1."""
-        host, port, _, _ = contract.parse_broker_url(self.cfg.mqtt.url)
+        address = contract.parse_broker_url(self.cfg.mqtt.url)
         while not self._stop.is_set() and self.protocol == mqtt.MQTTv5 and not self.connected.wait(wait):
             try:
-                socket.create_connection((host, port), timeout=2).close()
+                socket.create_connection((address.host, address.port), timeout=2).close()
             except OSError:
                 continue  # the broker is down, not a protocol problem: paho keeps retrying
             self._fallback()

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 class IngestCounters:
     accepted: Counter = field(default_factory=Counter)
     rejected: Counter = field(default_factory=Counter)
+    clock_skewed: Counter = field(default_factory=Counter)  # stats per camera dated by the gateway clock
     _logged: set = field(default_factory=set)
 
 
@@ -55,8 +56,8 @@ class Ingestor:
                 self._stats(parsed, payload, at)
             elif kind is contract.TopicKind.AVAILABILITY:
                 self._availability(parsed, payload, at)
-            else:
-                return True  # config/set is for nodes; seen on a wildcard, ignored
+            else:  # config/set is for nodes; seen on a wildcard, ignored (and counted)
+                kind = contract.TopicKind.CONFIG_SET
         except (contract.ContractError, BadImage) as exc:
             self._reject(type(exc).__name__, topic, str(exc))
             return False
@@ -73,6 +74,8 @@ class Ingestor:
         with self.store.transaction():
             self.store.touch_camera(msg.camera, at)
             self.store.upsert_event(msg, at)
+            if msg.type == "new" and self.store.end_orphaned_events(msg.camera, msg.event_id, at):
+                logger.warning("camera %s started %s with an earlier event still open: ended it", msg.camera, msg.event_id)
         if self.on_event:
             self.on_event(msg.type, {"camera": msg.camera, "event_id": msg.event_id, "score": msg.score})
 
@@ -91,8 +94,14 @@ class Ingestor:
         stats = contract.StatsMessage.from_bytes(payload)
         if stats.camera != topic.camera:
             raise contract.ContractError(f"payload camera {stats.camera!r} does not match topic camera {topic.camera!r}")
+        # The node's clock dates its ledger unless it is off (no NTP yet, drift): then the gateway's does.
+        skew = stats.time - at
+        if abs(skew) > self.limits.max_clock_skew:
+            self.counters.clock_skewed[stats.camera] += 1
+            if self.counters.clock_skewed[stats.camera] == 1:
+                logger.warning("camera %s clock is off by %+.0f s; dating its stats by the gateway clock", stats.camera, skew)
         with self.store.transaction():
-            self.store.add_stats(stats, at)
+            self.store.add_stats(stats, stats.time if abs(skew) <= self.limits.max_clock_skew else at)
         if self.on_event:
             self.on_event("stats", {"camera": stats.camera})
 

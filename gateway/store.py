@@ -175,6 +175,15 @@ class Store:
              json.dumps(msg.zones), msg.clip_bytes, received_at, received_at),
         )
 
+    def end_orphaned_events(self, camera: str, new_event_id: str, at: float) -> int:
+        """A node has one open event at a time: when it starts ``new_event_id``, any other open event
+        of the camera lost its ``end`` (node reboot without its SD journal); end it at its last news."""
+        return self._execute(
+            "UPDATE events SET state = 'ended', end_time = COALESCE(end_time, start_time), updated_at = ? "
+            "WHERE camera_id = ? AND state = 'open' AND event_id <> ?",
+            (at, camera, new_event_id),
+        ).rowcount
+
     def attach_thumbnail(self, camera: str, event_id: str, sha: str, nbytes: int, path: str, at: float) -> None:
         """Point the event (a pending row if its message has not arrived yet) at a stored thumbnail."""
         inserted = self._execute(
@@ -190,14 +199,14 @@ class Store:
         )
 
     def add_stats(self, stats: contract.StatsMessage, at: float) -> None:
-        """Add the ledger growth since the camera's previous stats to its hour bucket."""
+        """Add the ledger growth since the camera's previous stats to the hour bucket of ``at``."""
         row = self._rows("SELECT last_ledger FROM cameras WHERE camera_id = ?", (stats.camera,))
         previous = json.loads(row[0]["last_ledger"]) if row and row[0]["last_ledger"] else None
         current = stats.ledger.model_dump()
         if previous is None or any(current[k] < previous.get(k, 0) for k in LEDGER_FIELDS):
             previous = {k: 0 for k in LEDGER_FIELDS}  # first report, or the node restarted its counters
         delta = {k: current[k] - previous.get(k, 0) for k in LEDGER_FIELDS}
-        hour = int(stats.time // 3600 * 3600)
+        hour = int(at // 3600 * 3600)
         cols = ", ".join(LEDGER_FIELDS)
         sets = ", ".join(f"{k} = ledger.{k} + excluded.{k}" for k in LEDGER_FIELDS)
         self._execute(
@@ -267,11 +276,11 @@ class Store:
     # -- retention --------------------------------------------------------
     def oldest_events(self, limit: int) -> list[dict]:
         return self._rows(
-            "SELECT camera_id, event_id, thumbnail_sha FROM events ORDER BY COALESCE(start_time, received_at) LIMIT ?", (limit,)
+            "SELECT camera_id, event_id, thumbnail_sha FROM events ORDER BY received_at LIMIT ?", (limit,)
         )
 
     def expired_events(self, camera: str | None, before: float, limit: int = 1000) -> list[dict]:
-        where = "COALESCE(start_time, received_at) < ?"
+        where = "received_at < ?"
         params: tuple = (before,)
         if camera is not None:
             where += " AND camera_id = ?"

@@ -36,6 +36,9 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, help="override the config's epochs")
     p.add_argument("--max-steps", type=int, help="stop after this many steps (smoke runs)")
     p.add_argument("--seed", type=int, help="override the config's seed")
+    p.add_argument("--folder", type=Path, action="append", default=[], metavar="DIR",
+                   help="add a labelled folder (labels.csv inside) to the training data, e.g. crops from "
+                        "`smartcam node simulate --dump-crops`; repeatable")
     p.set_defaults(func=_train)
 
     p = cmds.add_parser("evaluate", help="ROC-AUC and operating point vs the peer models, side by side")
@@ -78,10 +81,11 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from models.config import load_train_config
+    from models.config import FolderSource, load_train_config
     from models.train import train
 
     cfg = load_train_config(args.config, epochs=args.epochs, max_steps=args.max_steps, seed=args.seed)
+    cfg.train.folders += [FolderSource(folder=folder.resolve()) for folder in args.folder]
     report = train(cfg, args.out, args.cache)
     print(
         f"val AUC float {report['val_auc_float']:.4f} int8 {report['val_auc_int8']:.4f}; "

@@ -60,8 +60,10 @@ def build_crops(
 
 def cached_crops(cache_dir: Path, sources: DataSources, size: int, sampling: SamplingConfig, seed: int, jitter: bool, desc: str) -> CropSet:
     """:func:`build_crops`, reusing an earlier result for the same inputs."""
+    # Labelled folders change in place (re-mined crops): their labels file's stamp is part of the key.
+    stamps = [_stamp(f.labels or f.folder / "labels.csv") for f in sources.folders]
     key = hashlib.sha256(
-        f"{sources.model_dump_json()}|{size}|{sampling.model_dump_json()}|{seed}|{jitter}|v2".encode()
+        f"{sources.model_dump_json()}|{stamps}|{size}|{sampling.model_dump_json()}|{seed}|{jitter}|v3".encode()
     ).hexdigest()[:16]
     path = Path(cache_dir) / f"{desc}-{key}.npz"
     if path.exists():
@@ -71,3 +73,11 @@ def cached_crops(cache_dir: Path, sources: DataSources, size: int, sampling: Sam
     path.parent.mkdir(parents=True, exist_ok=True)
     crops.save(path)
     return crops
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns

@@ -176,7 +176,7 @@ def markdown_report(report: dict) -> str:
             )
         lines.append(f"\n![ROC {set_name}]({s['roc_plot']})\n")
     lines.append(
-        "Peers get each crop fit (square with edge replication, stretch, letterbox) at context 1.0 and 1.25 "
+        "Peers get each crop fit (square kept inside the frame, stretch, letterbox) at context 1.0 and 1.25 "
         "and keep their best; ours gets only the node's square crop at context 1.25. Peers' threshold is 0.5. "
         "Latency is estimated from MACs (see the model card)."
     )

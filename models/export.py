@@ -36,7 +36,7 @@ ATTRIBUTION = [
     },
     {
         "dataset": "bgslibrary sample traffic videos",
-        "use": "hard negatives (moving cars, no people)",
+        "use": "hard negatives (moving cars, no people): frame-difference regions of the whole videos, plus the crops the node itself sent to the CNN on the first half of each (`smartcam node simulate --dump-crops`)",
         "source": "bgslibrary repository sample set",
         "licence": "third party, internal testing only",
     },
@@ -88,7 +88,7 @@ constexpr int kPersonDetectorModelBytes = {cost.flash_bytes};
 // host build), rounded up to {ARENA_ROUND} B.
 constexpr int kPersonDetectorArenaSize = {arena};
 // Input: {input_size}x{input_size}x1 int8, value = grey pixel - 128, square crop
-// of the region with 1.25x context, edge pixels replicated outside the frame.
+// of the region with 1.25x context, shifted inside the frame where it fits.
 constexpr int kPersonDetectorInputSize = {input_size};
 // Output: 1 int8 person score, probability = (q + 128) / 256.
 constexpr float kPersonDetectorThreshold = {threshold:.6f}f;
@@ -127,7 +127,7 @@ def export(model: Path, out_dir: Path, training: dict | None, evaluation: dict |
         "exported": date.today().isoformat(),
         "task": "person / no person on a grayscale region crop (second stage after motion proposals)",
         "input": {"size": input_size, "channels": 1, "dtype": "int8", "encoding": "pixel - 128",
-                  "crop": "square around the region, side = 1.25 x max(w, h), edges replicated"},
+                  "crop": "square around the region, side = 1.25 x max(w, h), shifted inside the frame where it fits"},
         "output": {"dtype": "int8", "meaning": "person probability = (q + 128) / 256"},
         "threshold": threshold,
         "cost": cost.__dict__,

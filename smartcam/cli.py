@@ -10,6 +10,7 @@ from camera_node import cli as node_cli
 from gateway import cli as gateway_cli
 from models import cli as model_cli
 from models.config import default_data_root
+from smartcam import broker_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     model_cli.register(sub)
     node_cli.register(sub)
     gateway_cli.register(sub)
+    broker_cli.register(sub)
     demo = sub.add_parser("demo", help="the main job end to end on embedded defaults")
     demo.add_argument("--data", type=Path, default=default_data_root(), help="data root (default: %(default)s)")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default: %(default)s)")
@@ -48,5 +50,5 @@ def _demo(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    runner = {"model": model_cli.run, "node": node_cli.run, "gateway": gateway_cli.run, "demo": _demo}[args.group]
+    runner = {"model": model_cli.run, "node": node_cli.run, "gateway": gateway_cli.run, "broker": broker_cli.run, "demo": _demo}[args.group]
     return runner(args)

@@ -58,7 +58,7 @@ class Box:
 class CropFit(str, Enum):
     """How a (usually tall) person box is fitted into a square model input."""
 
-    #: Square around the box with context; out-of-frame pixels replicate the edge.
+    #: Square around the box with context, kept inside the frame where it fits (else edge-replicated).
     SQUARE = "square"
     #: Box with context, stretched to the square input (aspect not kept).
     STRETCH = "stretch"
@@ -85,6 +85,21 @@ def _cut(gray: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
     return inner
 
 
+def _span(centre: float, length: float, limit: int) -> tuple[int, int]:
+    """``[start, end)`` of ``length`` around ``centre``, shifted inside ``[0, limit)`` when it fits.
+
+    A box at the frame border keeps its context from inside the frame rather
+    than from replicated edge pixels (smeared streaks the CNN would learn as
+    a cue); only a region larger than the frame is padded.
+    """
+    start = int(round(centre - length / 2))
+    end = max(start + 1, int(round(centre + length / 2)))
+    if end - start <= limit:
+        shift = max(0, -start) - max(0, end - limit)
+        start, end = start + shift, end + shift
+    return start, end
+
+
 def crop_region(
     gray: np.ndarray,
     box: Box,
@@ -100,15 +115,16 @@ def crop_region(
         raise ValueError(f"expected a 2-D grayscale frame, got shape {gray.shape}")
     if box.w <= 0 or box.h <= 0:
         raise ValueError(f"empty box {box}")
+    h, w = gray.shape
+    if not box.intersects(Box(0.0, 0.0, float(w), float(h))):
+        raise ValueError(f"box {box} lies outside a {w}x{h} frame")
     if fit is CropFit.SQUARE:
         side = max(box.w, box.h) * context
         rw = rh = side
     else:
         rw, rh = box.w * context, box.h * context
-    x0 = int(round(box.cx - rw / 2))
-    y0 = int(round(box.cy - rh / 2))
-    x1 = max(x0 + 1, int(round(box.cx + rw / 2)))
-    y1 = max(y0 + 1, int(round(box.cy + rh / 2)))
+    x0, x1 = _span(box.cx, rw, gray.shape[1])
+    y0, y1 = _span(box.cy, rh, gray.shape[0])
     region = _cut(gray, x0, y0, x1, y1)
     if fit is CropFit.LETTERBOX:
         rh_px, rw_px = region.shape

@@ -11,11 +11,11 @@ constexpr int kPersonDetectorModelBytes = 75072;
 // host build), rounded up to 1024 B.
 constexpr int kPersonDetectorArenaSize = 36864;
 // Input: 64x64x1 int8, value = grey pixel - 128, square crop
-// of the region with 1.25x context, edge pixels replicated outside the frame.
+// of the region with 1.25x context, shifted inside the frame where it fits.
 constexpr int kPersonDetectorInputSize = 64;
 // Output: 1 int8 person score, probability = (q + 128) / 256.
-constexpr float kPersonDetectorThreshold = 0.914062f;
-constexpr int kPersonDetectorThresholdQ = 106;
+constexpr float kPersonDetectorThreshold = 0.929688f;
+constexpr int kPersonDetectorThresholdQ = 110;
 constexpr int kPersonDetectorOpCount = 5;
 // Ops to register, e.g. tflite::MicroMutableOpResolver<5> resolver;
 //   resolver.AddConv2D();

@@ -1,7 +1,15 @@
 """ESP32 budgets and the energy estimate."""
 import pytest
 
-from camera_node.budget import BudgetError, InferenceBudget, Usage, budget_report, check_static_budget, energy_report, inferences_per_second
+from camera_node.budget import (
+    BudgetError,
+    InferenceBudget,
+    Usage,
+    budget_report,
+    check_static_budget,
+    energy_report,
+    inferences_per_second,
+)
 from camera_node.config import BudgetConfig, EnergyConfig
 from models.inference.measure import CALIBRATION
 

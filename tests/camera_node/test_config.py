@@ -1,9 +1,10 @@
 """Node config: documented defaults, strict validation, clear errors."""
+from pathlib import Path
+
 import pytest
 from pydantic import BaseModel
 
 from camera_node.config import ConfigError, NodeConfig, load_node_config
-from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "node.yaml"
 

@@ -2,21 +2,22 @@
 import threading
 import time
 import uuid
+from dataclasses import astuple
 
 import paho.mqtt.client as mqtt
 import pytest
 
 import contract
 from camera_node.publisher import Publisher
-from contract import parse_broker_url
 from camera_node.spool import Spool
+from contract import parse_broker_url
 
 
 class Collector:
     """A persistent-session QoS 1 subscriber recording every message."""
 
     def __init__(self, url: str, topic: str) -> None:
-        host, port, _, _ = parse_broker_url(url)
+        host, port = astuple(parse_broker_url(url))[:2]
         self.messages: list[tuple[str, bytes, bool]] = []
         self.lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"collector-{uuid.uuid4().hex[:8]}", clean_session=False)
@@ -105,7 +106,7 @@ def test_config_set_messages_reach_the_node(broker_url, tmp_path):
     while not pub.connected and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.3)
-    host, port, _, _ = parse_broker_url(broker_url)
+    host, port = astuple(parse_broker_url(broker_url))[:2]
     sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     sender.connect(host, port)
     sender.loop_start()

@@ -92,3 +92,10 @@ def test_a_really_full_sd_card_loses_the_clip_not_the_node(tiny_disk):
         rec.push(i, i / FPS, noisy[i])
     assert rec.errors and "No space left" in rec.errors[0]
     assert rec.clip is None and not list(tiny_disk.glob("*.avi"))  # the partial clip is removed
+    # The space came back with the removed clip: the next (short) event records normally.
+    small = cv2.imencode(".jpg", np.full((48, 64, 3), 128, np.uint8))[1].tobytes()
+    rec.start("ev2", 40 / FPS)
+    for i in range(40, 45):
+        rec.push(i, i / FPS, small)
+    clips = rec.end("ev2", 44 / FPS) + rec.flush()
+    assert [c.event_id for c in clips if c.path is not None] == ["ev2"] and clips[-1].path.stat().st_size > 0

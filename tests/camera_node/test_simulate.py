@@ -52,8 +52,9 @@ def test_missing_source_exits_non_zero(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
-OVERHEAD_CARS = pytest.mark.xfail(
-    strict=True, reason="known defect: white cars seen from straight above score as people (issue 3 not met for this video)"
+BUSY_OVERHEAD = pytest.mark.xfail(
+    strict=True, reason="known: cars move in half the frames of the overhead video; the CNN runs on ~20% of them, "
+                        "as often as the MCU's inference budget allows (issue 3's < 10% not met on this video)"
 )
 
 
@@ -77,7 +78,7 @@ def test_real_scenario_meets_the_acceptance_figures(real_scenario, tmp_path, bro
     m = report["metrics"]
     node = m["recorders"]["node"]
     assert node["events_caught"] == node["person_intervals"] == 4
-    assert node["false_alerts"] <= 1  # known: overhead cars (see the xfail test below); never elsewhere
+    assert node["false_alerts"] == 0
     assert node["median_alert_latency_s"] <= 1.0
     assert m["saved_vs_oracle"] >= 0.95
     assert m["recorders"]["motion-only"]["storage_saved"] < node["storage_saved"]
@@ -89,27 +90,27 @@ def test_real_scenario_meets_the_acceptance_figures(real_scenario, tmp_path, bro
     thumbs = {t.rsplit("/", 1)[1] for t, _, _ in collector.messages if "/thumbnail/" in t}
     assert ids <= thumbs
     collector.close()
-    if node["false_alerts"]:  # then it was raised on the overhead-traffic clip, nowhere else
-        segments = json.loads((real_scenario / "scenario.json").read_text())["segments"]
-        overhead = [g for g in segments if g["detail"].get("video") == "traffic_overhead.avi"]
-        on_overhead = [r for r in records if any(g["first_frame"] <= r["alert_frame"] < g["first_frame"] + g["frames"] for g in overhead)]
-        assert len(on_overhead) == node["false_alerts"]
 
 
-@OVERHEAD_CARS
-def test_real_scenario_raises_no_false_alert(real_scenario, tmp_path):
-    report = simulate(NodeConfig(), str(real_scenario / "scenario.avi"), tmp_path, gt=real_scenario / "truth.csv", progress=False)
-    assert report["metrics"]["recorders"]["node"]["false_alerts"] == 0
-
-
-@pytest.mark.parametrize("video", [pytest.param("traffic_overhead.avi", marks=OVERHEAD_CARS), "traffic_suburban.avi"])
-def test_distractor_videos_alone_raise_no_alert(video, tmp_path):
-    path = need(DATA / "distractors" / video)
-    truth = tmp_path / "truth.csv"
+@pytest.fixture(scope="module", params=["traffic_overhead.avi", "traffic_suburban.avi"])
+def distractor_run(request, tmp_path_factory):
+    path = need(DATA / "distractors" / request.param)
+    out = tmp_path_factory.mktemp("distractor")
+    truth = out / "truth.csv"
     presence_only_truth(path, truth)
-    report = simulate(NodeConfig(), str(path), tmp_path / "out", gt=truth, progress=False)
+    return request.param, simulate(NodeConfig(), str(path), out / "run", gt=truth, progress=False)
+
+
+def test_distractor_videos_alone_raise_no_alert(distractor_run):
+    _, report = distractor_run
     assert report["events"] == 0
     assert report["metrics"]["recorders"]["motion-only"]["events"] >= 1  # there is motion to resist
+
+
+def test_the_cnn_runs_on_under_a_tenth_of_a_person_free_video(distractor_run, request):
+    video, report = distractor_run
+    if video == "traffic_overhead.avi":
+        request.applymarker(BUSY_OVERHEAD)
     assert report["metrics"]["cnn_share_person_free_frames"] < 0.10
 
 

@@ -35,9 +35,20 @@ def test_one_event_and_its_thumbnail(client):
     assert client.get("/api/events/cam1/3-cam1/thumbnail.jpg").status_code == 404
 
 
-@pytest.mark.parametrize("path", ["/api/events/cam1/..%2F..%2Fetc%2Fpasswd", "/api/events/..%2Fcam1/1-cam1", "/api/events/cam1/.hidden/thumbnail.jpg", "/api/events/cam1/nope"])
+@pytest.mark.parametrize("path", [
+    "/api/events/cam1/..%2F..%2Fetc%2Fpasswd", "/api/events/..%2Fcam1/1-cam1", "/api/events/cam1/.hidden/thumbnail.jpg",
+    "/api/events/cam1/nope", "/api/events/cam1/%2e%2e/thumbnail.jpg", "/api/events/cam1/..%5C..%5Cwin.ini/thumbnail.jpg",
+    "/api/events/cam1/4-cam1%00.jpg/thumbnail.jpg", "/api/events/cam1/" + "a" * 65 + "/thumbnail.jpg",
+    "/api/events?camera=../cam1", "/api/events?offset=100000000", "/api/events?limit=0",
+])
 def test_no_traversal_and_unknown_ids_are_not_found(client, path):
     assert client.get(path).status_code in (404, 422)
+
+
+def test_without_a_configured_token_nothing_can_be_deleted(store, tmp_path):
+    client = TestClient(create_app(GatewayConfig(), store, MediaStore(tmp_path / "media")))
+    assert client.delete("/api/events/cam1/1-cam1", headers={"Authorization": "Bearer anything"}).status_code == 403
+    assert client.post("/api/events").status_code == 405
 
 
 def test_read_only_without_the_token(client):

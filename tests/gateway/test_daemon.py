@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import astuple
 
 import paho.mqtt.client as mqtt
 
@@ -19,7 +20,7 @@ from tests.gateway.test_store_ingest import ev, jpeg, stats
 
 
 def publisher(url):
-    host, port, _, _ = parse_broker_url(url)
+    host, port = astuple(parse_broker_url(url))[:2]
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:6]}")
     client.connect(host, port)
     client.loop_start()
@@ -74,7 +75,7 @@ def test_home_assistant_discovery_is_retained_per_camera(broker_url, tmp_path):
     send(pub, f"smartcam/{cam}/availability", b"online")
     assert daemon.idle(timeout=10)
     seen = {}
-    host, port, _, _ = parse_broker_url(broker_url)
+    host, port = astuple(parse_broker_url(broker_url))[:2]
     sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     sub.on_message = lambda c, u, m: seen.__setitem__(m.topic, m.payload)
     sub.connect(host, port)

@@ -25,8 +25,8 @@ def ingest(store, media):
 
 def add_event(ingest, camera, i, start):
     eid = f"{i}-{camera}"
-    ingest.handle(f"smartcam/{camera}/events", ev("new", 0, camera=camera, event_id=eid, start_time=start))
-    ingest.handle(f"smartcam/{camera}/thumbnail/{eid}", jpeg(40 + i, 60 + len(camera) + int(camera[-1]), (i * 9 % 255, 0, 0)))
+    ingest.handle(f"smartcam/{camera}/events", ev("new", 0, camera=camera, event_id=eid, start_time=start), received_at=start)
+    ingest.handle(f"smartcam/{camera}/thumbnail/{eid}", jpeg(40 + i, 60 + len(camera) + int(camera[-1]), (i * 9 % 255, 0, 0)), received_at=start)
 
 
 def test_days_per_camera(ingest, store, media):

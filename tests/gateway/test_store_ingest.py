@@ -82,11 +82,28 @@ def test_bad_messages_are_rejected_counted_and_harmless(ingest, store, topic, pa
 
 
 def test_stats_feed_the_hourly_ledger_as_deltas(ingest, store):
-    ingest.handle("smartcam/cam1/stats", stats(t=3600.0, cont=1000, clip=100, frames=10))
-    ingest.handle("smartcam/cam1/stats", stats(t=3700.0, cont=3000, clip=100, frames=30))
-    ingest.handle("smartcam/cam1/stats", stats(t=7300.0, cont=500, clip=0, frames=5))  # node restarted: counters reset
+    ingest.handle("smartcam/cam1/stats", stats(t=3600.0, cont=1000, clip=100, frames=10), received_at=3601.0)
+    ingest.handle("smartcam/cam1/stats", stats(t=3700.0, cont=3000, clip=100, frames=30), received_at=3702.0)
+    ingest.handle("smartcam/cam1/stats", stats(t=7300.0, cont=500, clip=0, frames=5), received_at=7301.0)  # node restarted: counters reset
     rows = store.ledger()
     assert [(r["hour"], r["continuous_bytes"], r["frames"]) for r in rows] == [(3600, 3000, 30), (7200, 500, 5)]
+
+
+def test_a_skewed_node_clock_neither_expires_events_nor_misdates_the_ledger(ingest, store, tmp_path):
+    from gateway.config import RetentionConfig
+    from gateway.retention import sweep
+
+    now = 1_000_000.0
+    # A node that booted without NTP (clock at 1970 + minutes) and one a year ahead.
+    ingest.handle("smartcam/cam1/events", ev("new", 0, camera="cam1", event_id="e-slow", start_time=120.0), received_at=now)
+    ingest.handle("smartcam/cam2/events", ev("new", 0, camera="cam2", event_id="e-fast", start_time=now + 365 * 86400), received_at=now)
+    ingest.handle("smartcam/cam1/stats", stats(camera="cam1", t=120.0, cont=1000), received_at=now)
+    sweep(store, ingest.media, RetentionConfig(days=30), now=now + 86400, orphan_grace=0)
+    assert {e["event_id"] for e in store.events()} == {"e-slow", "e-fast"}  # retention runs on the gateway's clock
+    assert [r["hour"] for r in store.ledger()] == [int(now // 3600 * 3600)]
+    assert ingest.counters.clock_skewed["cam1"] == 1
+    sweep(store, ingest.media, RetentionConfig(days=30), now=now + 31 * 86400, orphan_grace=0)
+    assert store.events() == []  # and still expires both on time
 
 
 def test_availability_and_cameras(ingest, store):
@@ -117,3 +134,13 @@ def test_reopening_the_database_keeps_everything(dsn, tmp_path):
 def test_unknown_store_dsn_is_an_error():
     with pytest.raises(ValueError, match="unsupported store"):
         Store("mysql://x")
+
+
+def test_an_event_left_open_by_a_rebooted_node_is_ended_by_its_next_event(ingest, store):
+    ingest.handle("smartcam/cam1/events", ev("new", 0, event_id="1000-cam1-aaaaaa"))
+    ingest.handle("smartcam/cam2/events", ev("new", 0, camera="cam2", event_id="1000-cam2-aaaaaa"))
+    ingest.handle("smartcam/cam1/events", ev("new", 0, event_id="1000-cam1-bbbbbb"))  # rebooted, SD journal lost
+    states = {e["event_id"]: (e["state"], e["end_time"]) for e in store.events()}
+    assert states == {"1000-cam1-aaaaaa": ("ended", 1000.0), "1000-cam1-bbbbbb": ("open", None), "1000-cam2-aaaaaa": ("open", None)}
+    ingest.handle("smartcam/cam1/events", ev("end", 3, event_id="1000-cam1-aaaaaa", end_time=1004.0))  # late end still lands
+    assert store.event("cam1", "1000-cam1-aaaaaa")["end_time"] == 1004.0

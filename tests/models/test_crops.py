@@ -1,7 +1,16 @@
 """Crop sampling: positives around boxes, negatives that touch no person, hard negatives from motion."""
 import numpy as np
 
-from models.data.crops import CropSet, Jitter, jitter_box, motion_boxes, moving_region_crops, negative_boxes, negative_crops, positive_crops
+from models.data.crops import (
+    CropSet,
+    Jitter,
+    jitter_box,
+    motion_boxes,
+    moving_region_crops,
+    negative_boxes,
+    negative_crops,
+    positive_crops,
+)
 from models.data.mot import iter_video_gray
 from models.data.regions import build_region_set
 from models.data.types import LabelledFrame

@@ -10,7 +10,7 @@ from models.data.labelled_folder import iter_labelled_folder
 from models.data.mot import iter_mot, parse_mot_gt
 from models.data.yolo import iter_yolo, parse_yolo_labels
 from models.inference.preprocess import Box
-from tests.conftest import need, write_avi, DATA
+from tests.conftest import DATA, need, write_avi
 
 
 def test_yolo_labels_become_pixel_boxes_of_the_person_class_only():

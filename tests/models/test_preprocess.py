@@ -20,10 +20,18 @@ def test_square_crop_is_centred_on_the_box_with_context():
     assert cols.mean() == pytest.approx(24.5, abs=1)
 
 
-def test_regions_outside_the_frame_replicate_the_edge():
+def test_regions_at_the_border_take_their_context_from_inside_the_frame():
     frame = gradient()
     crop = crop_region(frame, Box(-20, 10, 40, 40), size=40, context=1.0)
-    assert (crop[:, :20] == 0).all()  # left of the frame: column 0 repeated
+    assert (crop == frame[10:50, 0:40]).all()  # shifted inside: no smeared edge pixels
+    crop = crop_region(frame, Box(180, 70, 30, 30), size=40, context=1.25)
+    assert crop[:, -1].min() >= 190  # the right edge of the frame, not beyond it
+
+
+def test_regions_larger_than_the_frame_replicate_the_edge():
+    frame = gradient(20, 200)
+    crop = crop_region(frame, Box(0, 0, 40, 20), size=40, context=1.25)  # a 50 px square in a 20 px tall frame
+    assert (crop[0] == crop[5]).all() and (crop[-1] == crop[-6]).all()
 
 
 def test_letterbox_pads_with_mid_grey_and_stretch_fills():

@@ -61,3 +61,25 @@ def test_the_shipped_recipe_validates():
 
     cfg = load_train_config(DEFAULT_CONFIG)
     assert cfg.train.yolo and cfg.validation.yolo and cfg.architecture.input_size == 64
+
+
+def test_train_folder_option_adds_mined_negatives(tmp_path, yolo_split, moving_video):
+    import cv2
+    import yaml
+
+    from smartcam.cli import main
+
+    mined = tmp_path / "mined"
+    mined.mkdir()
+    for i in range(7):
+        cv2.imwrite(str(mined / f"c{i}.png"), np.full((64, 64), 40 * i, np.uint8))
+    (mined / "labels.csv").write_text("image,label,frame,score\n" + "".join(f"c{i}.png,0,{i},0.9\n" for i in range(7)))
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(yolo_split, moving_video).model_dump(mode="json")))
+    base = ["model", "train", "--config", str(config), "--cache", str(tmp_path / "cache"), "--max-steps", "1"]
+    assert main([*base, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*base, "--out", str(tmp_path / "mined-run"), "--folder", str(mined)]) == 0
+    plain = json.loads((tmp_path / "plain" / "training.json").read_text())
+    with_mined = json.loads((tmp_path / "mined-run" / "training.json").read_text())
+    assert with_mined["train_crops"] == plain["train_crops"] + 7
+    assert with_mined["train_person_crops"] == plain["train_person_crops"]

@@ -1,0 +1,65 @@
+"""The node across a reboot mid-event: the interrupted event is ended on the next start and its id is never reused."""
+import uuid
+
+import contract
+from camera_node.config import NodeConfig
+from camera_node.node import OPEN_EVENT_JOURNAL, Node
+from camera_node.publisher import Publisher
+from camera_node.source import FrameSource
+from camera_node.spool import Spool
+from tests.camera_node.test_publisher import Collector
+
+
+def trigger_happy(camera: str) -> NodeConfig:
+    """Every moving blob counts as a person (threshold near 0), so the drifting block opens an event."""
+    return NodeConfig(camera_id=camera, detector={"threshold": 0.001}, events={"start_k": 2, "start_n": 3, "update_every": 0.2})
+
+
+def run_until_open_event(node: Node, video) -> str:
+    for frame in FrameSource(str(video), start_time=0.0):  # the same clock after each boot: no NTP yet
+        node.process(frame)
+        if node.events.current is not None and node.events.current.seq >= 1:
+            return node.events.current.event_id
+    raise AssertionError("no event opened")
+
+
+def test_a_reboot_mid_event_ends_it_and_never_reuses_its_id(broker_url, tmp_path, moving_video):
+    camera = f"cam{uuid.uuid4().hex[:6]}"
+    collector = Collector(broker_url, f"smartcam/{camera}/events")
+    cfg = trigger_happy(camera)
+    sd = tmp_path / "sd"
+
+    first = Publisher(broker_url, "smartcam", camera, Spool(sd / "queue", 1 << 20))
+    first.start()
+    node = Node(cfg, sd, 10.0, first)
+    interrupted = run_until_open_event(node, moving_video)
+    assert (sd / OPEN_EVENT_JOURNAL).exists()
+    assert first.wait_drained(10)
+    first.client.loop_stop()  # power cut: no end, no finish, no clean disconnect
+
+    second = Publisher(broker_url, "smartcam", camera, Spool(sd / "queue", 1 << 20))
+    second.start()
+    rebooted = Node(cfg, sd, 10.0, second)
+    assert rebooted.interrupted_events == 1 and not (sd / OPEN_EVENT_JOURNAL).exists()
+    fresh = run_until_open_event(rebooted, moving_video)
+    rebooted.finish()
+    second.stop()
+
+    assert fresh != interrupted  # same clock, same frames: only the boot id tells them apart
+    assert collector.wait_for(lambda m: sum(1 for t, p, _ in m if b'"end"' in p) >= 2)
+    collector.close()
+    messages = [contract.EventMessage.from_bytes(p) for _, p, _ in collector.messages]
+    by_id = {}
+    for m in messages:
+        by_id.setdefault(m.event_id, []).append(m)
+    assert set(by_id) == {interrupted, fresh}
+    old = by_id[interrupted]
+    assert [m.type for m in old][0] == "new" and old[-1].type == "end" and sum(m.type == "end" for m in old) == 1
+    assert old[-1].seq > max(m.seq for m in old[:-1]) and old[-1].end_time >= old[0].start_time
+    assert by_id[fresh][-1].type == "end"
+
+
+def test_a_corrupt_journal_is_discarded(tmp_path):
+    (tmp_path / OPEN_EVENT_JOURNAL).write_text("{not json")
+    node = Node(NodeConfig(), tmp_path, 10.0)
+    assert node.interrupted_events == 0 and not (tmp_path / OPEN_EVENT_JOURNAL).exists()
