@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models.data.crops import CropSet, moving_region_crops
+from models.data.crops import CropSet, classified_crops, moving_region_crops
+from models.data.labelled_folder import iter_labelled_folder
 from models.data.mot import VIDEO_SUFFIXES, iter_video_gray
 from models.data.types import list_images, read_gray
 from models.inference import Backend, TfliteClassifier
@@ -27,9 +28,17 @@ logger = logging.getLogger(__name__)
 
 
 def site_crops(footage: Path, size: int, seed: int = 0, step: int = 1) -> CropSet:
-    """Person-free crops from a video file or a folder of frames (in name order)."""
+    """Person-free crops from a video file, a folder of frames (in name order), or the node's own
+    crops (a folder with ``labels.csv`` written by ``smartcam node simulate --dump-crops``)."""
     footage = Path(footage)
     rng = np.random.default_rng(seed)
+    if footage.is_dir() and (footage / "labels.csv").exists():
+        crops = classified_crops(iter_labelled_folder(footage), size)
+        if crops.labels.any():
+            raise ValueError(f"{footage}: site crops must be person-free, {int(crops.labels.sum())} are labelled person")
+        if not len(crops):
+            raise ValueError(f"{footage}: no crops in labels.csv")
+        return crops
     if footage.is_dir():
         frames = ((i, read_gray(p)) for i, p in enumerate(list_images(footage)) if i % step == 0)
     elif footage.suffix.lower() in VIDEO_SUFFIXES:

@@ -69,7 +69,8 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_export)
 
     p = cmds.add_parser("adapt", help="fewer false alarms on one site, from person-free footage of it")
-    p.add_argument("--footage", type=Path, required=True, help="person-free video or folder of frames from the site")
+    p.add_argument("--footage", type=Path, required=True, help="person-free video or folder of frames from the site, or the node's own crops of it "
+                        "(`smartcam node simulate --dump-crops DIR`)")
     p.add_argument("--mode", choices=["threshold", "finetune"], default="threshold", help="(default: %(default)s)")
     p.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="model to adapt (default: the shipped one)")
     p.add_argument("--target-fpr", type=float, default=0.005, help="threshold mode: allowed share of site crops (default: %(default)s)")

@@ -33,3 +33,21 @@ def test_adapt_rejects_footage_it_cannot_read(tmp_path):
     bad = tmp_path / "notes.txt"
     bad.write_text("hi")
     assert main(["model", "adapt", "--footage", str(bad), "--out", str(tmp_path)]) == 1
+
+
+def test_the_nodes_own_crops_can_adapt_a_site(tmp_path, moving_video):
+    dump = tmp_path / "crops"
+    assert main(["node", "simulate", "--source", str(moving_video), "--out", str(tmp_path / "sim"), "--dump-crops", str(dump), "--no-progress"]) == 0
+    written = len((dump / "labels.csv").read_text().splitlines()) - 1
+    assert len(site_crops(dump, 64)) == written
+    assert main(["model", "adapt", "--footage", str(dump), "--out", str(tmp_path / "site")]) == 0
+    assert json.loads((tmp_path / "site" / "site.json").read_text())["site_crops"] > 0
+
+
+def test_crops_labelled_person_are_not_site_footage(tmp_path):
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((64, 64), np.uint8))
+    (tmp_path / "labels.csv").write_text("image,label\na.png,1\n")
+    assert main(["model", "adapt", "--footage", str(tmp_path), "--out", str(tmp_path / "site")]) == 1
