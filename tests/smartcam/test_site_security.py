@@ -1,5 +1,6 @@
 """The site's broker security, proven against a real Mosquitto running configs/mosquitto-secure.conf + mosquitto.acl:
 per-camera passwords, an ACL that confines each camera to its own subtree, TLS with the generated CA."""
+import os
 import shutil
 import ssl
 import subprocess
@@ -66,8 +67,6 @@ class SecureBroker:
 
 
 def _is_root() -> bool:
-    import os
-
     return os.geteuid() == 0
 
 
