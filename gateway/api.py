@@ -94,6 +94,8 @@ def create_app(cfg: GatewayConfig, store: Store, media: MediaStore, metrics: Cal
             lines += [f'smartcam_messages_accepted_total{{kind="{k}"}} {v}' for k, v in sorted(m["accepted"].items())]
             lines.append("# TYPE smartcam_messages_rejected_total counter")
             lines += [f'smartcam_messages_rejected_total{{reason="{k}"}} {v}' for k, v in sorted(m["rejected"].items())]
+            lines.append("# TYPE smartcam_store_errors_total counter")
+            lines += [f'smartcam_store_errors_total{{error="{k}"}} {v}' for k, v in sorted(m.get("store_errors", {}).items())]
             lines += ["# TYPE smartcam_broker_connected gauge", f"smartcam_broker_connected {int(m['connected'])}"]
         return "\n".join(lines) + "\n"
 

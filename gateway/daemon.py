@@ -212,5 +212,6 @@ class GatewayDaemon:
 
     def metrics(self) -> dict:
         c = self.ingestor.counters
-        return {"accepted": dict(c.accepted), "rejected": dict(c.rejected), "connected": self.connected.is_set()}
+        return {"accepted": dict(c.accepted), "rejected": dict(c.rejected), "store_errors": dict(c.store_errors),
+                "connected": self.connected.is_set()}
 

@@ -1,7 +1,9 @@
 """Validate one MQTT message at the edge and apply it to the store.
 
-Every message is either applied or rejected with a counted reason; nothing
-here raises to the caller, so a bad message never stops the ones after it.
+Every message is either applied or rejected with a counted reason, so a bad
+message never stops the ones after it. Only a store failure (disk full,
+database gone) raises: it is counted as a store error, not a rejection, and
+the caller keeps the message and retries it.
 Thumbnails are written (content-addressed, atomically) before the row that
 points at them, after the oldest events made room for them under the cap.
 """
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 class IngestCounters:
     accepted: Counter = field(default_factory=Counter)
     rejected: Counter = field(default_factory=Counter)
+    store_errors: Counter = field(default_factory=Counter)  # failed attempts, by exception type (retried)
     clock_skewed: Counter = field(default_factory=Counter)  # stats per camera dated by the gateway clock
     _logged: set = field(default_factory=set)
 
@@ -61,8 +64,9 @@ class Ingestor:
         except (contract.ContractError, BadImage) as exc:
             self._reject(type(exc).__name__, topic, str(exc))
             return False
-        except Exception as exc:  # a store failure (disk full, database gone) must not kill the daemon
-            self._reject("StoreError", topic, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a store failure (disk full, database gone): the caller retries
+            self.counters.store_errors[type(exc).__name__] += 1
+            self._log_once("store error", topic, f"{type(exc).__name__}: {exc}")
             raise
         self.counters.accepted[kind.value] += 1
         return True
@@ -117,7 +121,10 @@ class Ingestor:
 
     def _reject(self, reason: str, topic: str, detail: str) -> None:
         self.counters.rejected[reason] += 1
-        key = (reason, detail.split(":")[0][:80])
+        self._log_once(f"rejected message ({reason})", topic, detail)
+
+    def _log_once(self, what: str, topic: str, detail: str) -> None:
+        key = (what, detail.split(":")[0][:80])
         if key not in self.counters._logged:
             self.counters._logged.add(key)
-            logger.warning("rejected message on %r (%s): %s", topic[:200], reason, detail[:300])
+            logger.warning("%s on %r: %s", what, topic[:200], detail[:300])
