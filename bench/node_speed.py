@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from camera_node.config import NodeConfig
+from camera_node.evaluation import load_presence
 from camera_node.node import Node
 from camera_node.scenario import build_scenario
 from camera_node.source import FrameSource
@@ -30,7 +32,7 @@ def time_decode(video: str) -> tuple[int, float]:
     return n, time.perf_counter() - start
 
 
-def time_node(video: str, backend: str, out: Path) -> tuple[int, float, dict]:
+def time_node(video: str, backend: str, out: Path, truth: Path | None = None) -> tuple[int, float, dict]:
     cfg = NodeConfig(detector={"backend": backend})
     source = FrameSource(video)
     node = Node(cfg, out, source.fps)
@@ -38,7 +40,11 @@ def time_node(video: str, backend: str, out: Path) -> tuple[int, float, dict]:
     for frame in source:
         node.process(frame)
     node.finish()
-    return node.frames, time.perf_counter() - start, {"cnn_frames": node.cnn_frames, "frames": node.frames}
+    info = {"cnn_frames": node.cnn_frames, "frames": node.frames}
+    if truth is not None:  # the CNN's share of the frames without a person
+        empty = ~load_presence(truth, len(node.trace.cnn))
+        info["cnn_person_free"] = float(np.asarray(node.trace.cnn)[empty].mean())
+    return node.frames, time.perf_counter() - start, info
 
 
 def main() -> None:
@@ -50,23 +56,26 @@ def main() -> None:
     cv2.setNumThreads(1)
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     video = args.video
+    truth = None
     distractors = sorted((args.data / "distractors").glob("*.avi"))
     if video is None:
         seqs = sorted(p for p in (args.data / "mot15").iterdir() if p.is_dir())
         build_scenario(seqs, distractors, work / "scenario", fps=7.0, size=(768, 576), empty_seconds=20.0)
         video = str(work / "scenario" / "scenario.avi")
+        truth = work / "scenario" / "truth.csv"
     fps = FrameSource(video).fps
     n, base = time_decode(video)
     rows = [("decode only (baseline)", n, base, {})]
     for backend in ("tflm", "litert"):
-        frames, seconds, info = time_node(video, backend, work / f"node-{backend}")
+        frames, seconds, info = time_node(video, backend, work / f"node-{backend}", truth)
         rows.append((f"node, {backend}", frames, seconds, info))
     print(f"\nvideo: {video} ({n} frames, {fps:g} fps, one core)\n")
-    print("| run | frames | seconds | frames/s | x real time | time vs decode only | CNN on frames |")
-    print("|---|---|---|---|---|---|---|")
+    print("| run | frames | seconds | frames/s | x real time | time vs decode only | CNN on frames | CNN on person-free frames |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, frames, seconds, info in rows:
         share = f"{info['cnn_frames'] / info['frames']:.1%}" if info else "-"
-        print(f"| {name} | {frames} | {seconds:.2f} | {frames / seconds:.0f} | {frames / seconds / fps:.1f} | {seconds / base:.2f}x | {share} |")
+        free = f"{info['cnn_person_free']:.1%}" if "cnn_person_free" in info else "-"
+        print(f"| {name} | {frames} | {seconds:.2f} | {frames / seconds:.0f} | {frames / seconds / fps:.1f} | {seconds / base:.2f}x | {share} | {free} |")
     print("\nperson-free scenes (distractors alone), TFLM:\n")
     print("| video | frames | CNN on frames | x real time |")
     print("|---|---|---|---|")
