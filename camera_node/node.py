@@ -120,6 +120,7 @@ class Node:
         self._last_stats = None
         self._last: tuple[int, float] = (0, 0.0)
         self._journal = self.out_dir / OPEN_EVENT_JOURNAL
+        self._journal_event: str | None = None  # the event the journal holds
         self.interrupted_events = self._end_interrupted_event()
 
     # -- per frame -------------------------------------------------------
@@ -208,7 +209,9 @@ class Node:
     def _close_event(self, ev: Event, clip: ClipInfo) -> None:
         message = self._message("end", ev, clip.bytes)
         self._publish(contract.TopicKind.EVENTS, message.to_bytes(), contract.QOS_EVENTS)
-        self._journal.unlink(missing_ok=True)
+        if self._journal_event == ev.event_id:  # not a newer event that started during this one's post-roll
+            self._journal.unlink(missing_ok=True)
+            self._journal_event = None
         self._best_jpeg.pop(ev.event_id, None)
         thumb = self._thumbs.pop(ev.event_id, None)
         self.sink.event(
@@ -240,6 +243,7 @@ class Node:
         try:
             tmp.write_text(json.dumps(doc))
             tmp.replace(self._journal)
+            self._journal_event = ev.event_id
         except OSError as exc:  # a full card must not stop detection
             logger.error("cannot journal event %s: %s", ev.event_id, exc)
 

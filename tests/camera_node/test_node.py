@@ -1,12 +1,16 @@
 """The node across a reboot mid-event: the interrupted event is ended on the next start and its id is never reused."""
+import json
 import uuid
 
 import contract
 from camera_node.config import NodeConfig
+from camera_node.events import Event, EventChange
 from camera_node.node import OPEN_EVENT_JOURNAL, Node
 from camera_node.publisher import Publisher
+from camera_node.recorder import ClipInfo
 from camera_node.source import FrameSource
 from camera_node.spool import Spool
+from models.inference.preprocess import Box
 from tests.camera_node.test_publisher import Collector
 
 
@@ -63,3 +67,22 @@ def test_a_corrupt_journal_is_discarded(tmp_path):
     (tmp_path / OPEN_EVENT_JOURNAL).write_text("{not json")
     node = Node(NodeConfig(), tmp_path, 10.0)
     assert node.interrupted_events == 0 and not (tmp_path / OPEN_EVENT_JOURNAL).exists()
+
+
+def test_closing_an_earlier_events_clip_keeps_the_newer_events_journal(tmp_path):
+    """A person returns during the previous event's post-roll: that event's ``end`` goes out when its clip
+    closes, after the new event started; the journal must still hold the new one."""
+    node = Node(NodeConfig(camera_id="cam1"), tmp_path, 10.0)
+
+    def event(event_id: str, t: float) -> Event:
+        return Event(event_id, t, int(t * 10), t, int(t * 10), t + 1, int(t * 10) + 10, 0.9, Box(10, 10, 20, 40), int(t * 10))
+
+    first, second = event("1000-cam1-aaaaaa", 1.0), event("3000-cam1-aaaaaa", 3.0)
+    node._on_change(EventChange("new", first), None)
+    node._on_change(EventChange("end", first), None)  # waits for its clip's post-roll
+    node._on_change(EventChange("new", second), None)
+    node._close_event(first, ClipInfo(first.event_id, None, None, None, 0, "test"))
+    journal = json.loads((tmp_path / OPEN_EVENT_JOURNAL).read_text())
+    assert journal["message"]["event_id"] == second.event_id
+    node._close_event(second, ClipInfo(second.event_id, None, None, None, 0, "test"))
+    assert not (tmp_path / OPEN_EVENT_JOURNAL).exists()
