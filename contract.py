@@ -148,6 +148,20 @@ class TlsFiles(BaseModel):
         return {"ca_certs": _str(self.ca_file), "certfile": _str(self.cert_file), "keyfile": _str(self.key_file)}
 
 
+def secure_client(client, address: BrokerAddress, default_user: str, password: str | None, tls: TlsFiles | None) -> None:
+    """Log a paho client in and encrypt it the way the contract says, for node and gateway alike.
+
+    The user is the URL's, else ``default_user`` (a camera's id: what the per-camera ACL
+    expects); the password is ``password``, else the URL's. TLS when the URL is ``mqtts://``
+    or ``tls`` is given.
+    """
+    password = password or address.password
+    if address.username or password:
+        client.username_pw_set(address.username or default_user, password)
+    if address.tls or tls is not None:
+        client.tls_set(**(tls or TlsFiles()).tls_set_kwargs())
+
+
 def _str(path: Path | None) -> str | None:
     return None if path is None else str(path)
 

@@ -2,7 +2,7 @@
 bounded time, received by (a) a null subscriber that stores nothing (the baseline, same process, same load),
 (b) one gateway, (c) two gateways splitting the load with an MQTT 5 shared subscription.
 
-Every camera sends an event every ``--period`` seconds on average (``new`` JSON, a ~4 KB thumbnail,
+Every camera sends an event every ``--period`` seconds on average (``new`` JSON, a ~6 KB thumbnail,
 ``end`` JSON; QoS 1). Reported: events sent vs stored (nothing may be lost), lag (how long after the
 load stops the last event is stored), p50/p99 alert-to-stored latency (``new`` published -> row
 committed), and the gateways' CPU and peak memory per 100 cameras. Gateways are real
@@ -15,13 +15,11 @@ Default store: the local PostgreSQL if one answers on 127.0.0.1:5432 (two gatewa
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import multiprocessing as mp
 import os
 import random
 import selectors
-import shutil
 import socket
 import subprocess
 import sys
@@ -37,20 +35,14 @@ import numpy as np
 import paho.mqtt.client as mqtt
 import psutil
 import yaml
-from PIL import Image
+from gateway_ingest import thumbnail  # bench/: the same ~6 KB test thumbnail
 from tqdm import tqdm
 
 import contract
 from gateway.store import Store
+from smartcam.broker import EmbeddedBroker
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def thumbnail() -> bytes:
-    rng = np.random.default_rng(0)
-    buf = io.BytesIO()
-    Image.fromarray(rng.integers(0, 255, (96, 64, 3), dtype=np.uint8)).save(buf, "JPEG", quality=70)
-    return buf.getvalue()
 
 
 def cameras_process(url: str, prefix: str, run: str, cameras: int, seconds: float, period: float, result: mp.Queue) -> None:
@@ -234,22 +226,6 @@ def _stats(latencies: list[float]) -> dict:
     return {"p50_ms": 1000 * float(np.percentile(latencies, 50)), "p99_ms": 1000 * float(np.percentile(latencies, 99))}
 
 
-def _broker(port: int, work: Path) -> subprocess.Popen:
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    conf = work / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 100\n"
-                    + ("user root\n" if os.geteuid() == 0 else ""))
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("mosquitto did not start")
-
-
 def default_dsn(work: Path) -> str:
     try:
         socket.create_connection(("127.0.0.1", 5432), timeout=0.5).close()
@@ -268,21 +244,18 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     dsn = args.dsn or default_dsn(work)
     prefix = f"load{uuid.uuid4().hex[:4]}"
-    port = free_port()
-    broker = _broker(port, work)
-    url = f"mqtt://127.0.0.1:{port}"
-    try:
+    broker = EmbeddedBroker()
+    if broker.kind != "mosquitto":
+        raise SystemExit("needs mosquitto on PATH (shared subscriptions are MQTT 5)")
+    with broker as url:
         results = {
             "null subscriber": null_baseline(url, prefix, args),
             "1 gateway": gateways_run(url, prefix, dsn, 1, work, args),
             "2 gateways (shared sub)": gateways_run(url, prefix, dsn, 2, work, args),
         }
-    finally:
-        broker.terminate()
-        broker.wait(10)
     base = results["null subscriber"]
     per100 = args.cameras / 100
-    print(f"\n{args.cameras} cameras, one event each per {args.period:.0f} s on average (new + ~4 KB thumbnail + end, QoS 1), "
+    print(f"\n{args.cameras} cameras, one event each per {args.period:.0f} s on average (new + ~6 KB thumbnail + end, QoS 1), "
           f"{args.seconds:.0f} s of load; mosquitto on {url}; store {dsn.split('://')[0]}; {os.cpu_count()} CPU cores shared by all\n")
     print("| receiver | events sent | events stored | lost | lag after load (s) | p50 ms | p99 ms | p99 vs null | CPU %/100 cams | peak RSS MB | event msgs per gateway |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

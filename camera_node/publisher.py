@@ -49,11 +49,7 @@ class Publisher:
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"smartcam-node-{camera_id}", protocol=mqtt.MQTTv311, clean_session=True
         )
-        password = password or address.password
-        if address.username or password:
-            self.client.username_pw_set(address.username or camera_id, password)
-        if address.tls or tls is not None:
-            self.client.tls_set(**(tls or contract.TlsFiles()).tls_set_kwargs())
+        contract.secure_client(self.client, address, camera_id, password, tls)
         self.client.will_set(self._topic(contract.TopicKind.AVAILABILITY), contract.Availability.OFFLINE.value, qos=contract.QOS_AVAILABILITY, retain=True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect

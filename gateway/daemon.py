@@ -64,11 +64,7 @@ class GatewayDaemon:
         kwargs = {"clean_session": False} if self.protocol == mqtt.MQTTv311 else {}
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=m.client_id, protocol=self.protocol, **kwargs)
         address = contract.parse_broker_url(m.url)
-        password = contract.read_secret(m.password_env, m.password_file) or address.password
-        if address.username or password:
-            client.username_pw_set(address.username or m.client_id, password)
-        if address.tls or m.tls is not None:
-            client.tls_set(**(m.tls or contract.TlsFiles()).tls_set_kwargs())
+        contract.secure_client(client, address, m.client_id, contract.read_secret(m.password_env, m.password_file), m.tls)
         client.will_set(self.availability_topic, contract.Availability.OFFLINE.value, qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.manual_ack_set(True)

@@ -99,13 +99,14 @@ class Ingestor:
         if stats.camera != topic.camera:
             raise contract.ContractError(f"payload camera {stats.camera!r} does not match topic camera {topic.camera!r}")
         # The node's clock dates its ledger unless it is off (no NTP yet, drift): then the gateway's does.
-        skew = stats.time - at
-        if abs(skew) > self.limits.max_clock_skew:
+        dated = stats.time
+        if abs(stats.time - at) > self.limits.max_clock_skew:
+            dated = at
             self.counters.clock_skewed[stats.camera] += 1
             if self.counters.clock_skewed[stats.camera] == 1:
-                logger.warning("camera %s clock is off by %+.0f s; dating its stats by the gateway clock", stats.camera, skew)
+                logger.warning("camera %s clock is off by %+.0f s; dating its stats by the gateway clock", stats.camera, stats.time - at)
         with self.store.transaction():
-            self.store.add_stats(stats, stats.time if abs(skew) <= self.limits.max_clock_skew else at)
+            self.store.add_stats(stats, dated)
         if self.on_event:
             self.on_event("stats", {"camera": stats.camera})
 

@@ -91,6 +91,8 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def free_port() -> int:
@@ -112,31 +114,40 @@ def mosquitto_path() -> str | None:
 
 
 class Mosquitto:
-    """A real Mosquitto the test owns: it can be stopped and started again (sessions persist)."""
+    """A real Mosquitto the test owns: it can be stopped and started again (sessions persist).
+
+    Subclasses give another configuration (:meth:`config`) and the ports it listens on (:meth:`ports`).
+    """
 
     def __init__(self, workdir: Path) -> None:
         binary = mosquitto_path()
         if binary is None:
             pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
-        self.binary, self.port = binary, free_port()
+        self.binary, self.port, self.workdir = binary, free_port(), workdir
         self.conf = workdir / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-            f"persistence_location {workdir}/\nautosave_interval 1\n"
-        )
+        self.conf.write_text(self.config())
+        self.log = workdir / "mosquitto.log"
         self.proc: subprocess.Popen | None = None
         self.start()
+
+    def config(self) -> str:
+        return (f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+                f"persistence_location {self.workdir}/\nautosave_interval 1\n")
+
+    def ports(self) -> list[int]:
+        return [self.port]
 
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
-        while not reachable("127.0.0.1", self.port):
-            if time.monotonic() > deadline:
-                raise RuntimeError("mosquitto did not start")
+        while not all(reachable("127.0.0.1", port) for port in self.ports()):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"mosquitto did not start: {self.log.read_text()[-2000:]}")
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -163,3 +174,16 @@ def broker_url(tmp_path):
         broker = Mosquitto(tmp_path)
         yield broker.url
         broker.stop()
+
+
+# -- small real filesystems -----------------------------------------------------
+@contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    """A real filesystem of ``size`` (e.g. "64k") mounted at ``path``, to fill up for real (skips without root)."""
+    path.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root) to fill a real disk")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)])

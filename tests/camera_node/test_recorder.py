@@ -1,6 +1,4 @@
 """Clips with pre- and post-roll, thumbnails, the ledger, and a full SD card."""
-import subprocess
-
 import cv2
 import numpy as np
 import pytest
@@ -10,6 +8,7 @@ from camera_node.config import RecorderConfig
 from camera_node.recorder import Recorder
 from camera_node.scenario import read_video
 from models.inference.preprocess import Box
+from tests.conftest import tmpfs
 
 FPS = 10.0
 
@@ -75,12 +74,8 @@ def test_low_free_space_skips_the_clip_with_a_clear_error(tmp_path):
 
 @pytest.fixture
 def tiny_disk(tmp_path):
-    mnt = tmp_path / "sd"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here (needs root) to fill a real disk")
-    yield mnt
-    subprocess.run(["umount", str(mnt)])
+    with tmpfs(tmp_path / "sd", "64k") as mnt:
+        yield mnt
 
 
 def test_a_really_full_sd_card_loses_the_clip_not_the_node(tiny_disk):

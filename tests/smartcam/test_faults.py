@@ -1,7 +1,6 @@
 """Faults across node, broker and gateway, each against real parts and each asserting nothing is lost:
 a minute-long broker outage mid-stream, and a gateway whose disk fills up and empties again."""
 import os
-import subprocess
 import time
 import uuid
 
@@ -10,20 +9,18 @@ import pytest
 import contract
 from camera_node.publisher import Publisher
 from camera_node.spool import Spool
-from gateway.config import GatewayConfig
 from gateway.daemon import GatewayDaemon
-from tests.conftest import Mosquitto
+from tests.conftest import Mosquitto, tmpfs
+from tests.gateway.test_daemon import gateway_cfg
 from tests.gateway.test_store_ingest import ev, jpeg
 
 OUTAGE_SECONDS = float(os.environ.get("SMARTCAM_OUTAGE_SECONDS", "60"))
 
 
 def gateway(url: str, tmp_path, media_dir=None) -> GatewayDaemon:
-    cfg = GatewayConfig(
-        mqtt={"url": url, "client_id": f"gw-{uuid.uuid4().hex[:8]}"},
-        store={"dsn": f"sqlite:///{tmp_path}/gw.db", "media_dir": str(media_dir or tmp_path / "media")},
-        homeassistant={"enabled": False},
-    )
+    cfg = gateway_cfg(url, f"sqlite:///{tmp_path}/gw.db", tmp_path)
+    if media_dir is not None:
+        cfg.store.media_dir = media_dir
     daemon = GatewayDaemon(cfg)
     daemon.start()
     assert daemon.wait_connected(15)
@@ -85,13 +82,9 @@ def test_a_minute_long_broker_outage_loses_no_event(tmp_path):
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A real 1 MiB filesystem (tmpfs) for the gateway's media folder."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here (needs root) to fill a real disk")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)])
+    """A real 1 MiB filesystem for the gateway's media folder."""
+    with tmpfs(tmp_path / "disk", "1m") as mnt:
+        yield mnt
 
 
 def test_a_full_gateway_disk_holds_messages_until_space_returns(tmp_path, small_disk, broker_url):

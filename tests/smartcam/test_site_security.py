@@ -3,7 +3,6 @@ per-camera passwords, an ACL that confines each camera to its own subtree, TLS w
 import os
 import shutil
 import ssl
-import subprocess
 import threading
 import time
 import uuid
@@ -20,7 +19,7 @@ from gateway.daemon import GatewayDaemon
 from smartcam.broker_cli import run as broker_run
 from smartcam.cli import build_parser
 from smartcam.site_security import mosquitto_password_hash, write_credentials, write_pki
-from tests.conftest import free_port, mosquitto_path, reachable
+from tests.conftest import Mosquitto, free_port
 from tests.gateway.test_store_ingest import ev
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,45 +28,31 @@ CAMERAS = ["cam1", "cam2"]
 GATEWAY = "smartcam-gateway"
 
 
-class SecureBroker:
+class SecureBroker(Mosquitto):
     """Mosquitto with the committed secure config, its paths and ports moved into a temp folder."""
 
     def __init__(self, root: Path) -> None:
-        binary = mosquitto_path()
-        if binary is None:
-            pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
-        self.root = root
         self.site = root / "site"
         self.secrets = write_credentials(self.site, [GATEWAY, *CAMERAS])
         write_pki(self.site, "test", ["localhost", "127.0.0.1"], [GATEWAY, *CAMERAS])
         shutil.copy(REPO / "configs" / "mosquitto.acl", self.site / "acl")
-        self.port, self.tls_port = free_port(), free_port()
+        self.tls_port = free_port()
+        super().__init__(root)
+
+    def config(self) -> str:
         conf = (REPO / "configs" / "mosquitto-secure.conf").read_text()
         conf = (conf.replace(SITE_DIR, str(self.site))
                 .replace("listener 1883 127.0.0.1", f"listener {self.port} 127.0.0.1")
                 .replace("listener 8883", f"listener {self.tls_port} 127.0.0.1")
-                .replace("/var/lib/mosquitto/", f"{root}/"))
-        conf += "\nuser root\n" if _is_root() else ""  # mosquitto drops root privileges before reading the 0600 files
-        (root / "mosquitto.conf").write_text(conf)
-        self.log = open(root / "mosquitto.log", "w")
-        self.proc = subprocess.Popen([binary, "-c", str(root / "mosquitto.conf")], stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while not (reachable("127.0.0.1", self.port) and reachable("127.0.0.1", self.tls_port)):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"secure mosquitto did not start: {(root / 'mosquitto.log').read_text()}")
-            time.sleep(0.05)
+                .replace("/var/lib/mosquitto/", f"{self.workdir}/"))
+        # mosquitto started as root drops to its own user before reading the 0600 files
+        return conf + ("\nuser root\n" if os.geteuid() == 0 else "")
+
+    def ports(self) -> list[int]:
+        return [self.port, self.tls_port]
 
     def password(self, user: str) -> str:
         return self.secrets[user].read_text().strip()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.log.close()
-
-
-def _is_root() -> bool:
-    return os.geteuid() == 0
 
 
 @pytest.fixture
