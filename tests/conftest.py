@@ -1,6 +1,13 @@
 """Shared fixtures: paths to ../shared data (skip when absent) and small real media files."""
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -86,13 +93,6 @@ def moving_video(tmp_path: Path) -> Path:
 
 
 # -- MQTT brokers ---------------------------------------------------------------
-import os
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 
 def free_port() -> int:
@@ -125,7 +125,9 @@ class Mosquitto:
             pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
         self.binary, self.port, self.workdir = binary, free_port(), workdir
         self.conf = workdir / "mosquitto.conf"
-        self.conf.write_text(self.config())
+        # started as root, mosquitto drops to its own user, which cannot write the test's persistence
+        # (its sessions would silently not survive a restart) nor read 0600 secrets: stay root
+        self.conf.write_text(self.config() + ("\nuser root\n" if os.geteuid() == 0 else ""))
         self.log = workdir / "mosquitto.log"
         self.proc: subprocess.Popen | None = None
         self.start()
@@ -151,9 +153,12 @@ class Mosquitto:
             time.sleep(0.05)
 
     def stop(self) -> None:
+        """Stop it; its sessions and queued messages are saved for the next :meth:`start`."""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+            if "Error saving in-memory database" in self.log.read_text():
+                raise RuntimeError(f"mosquitto could not save its sessions: {self.log.read_text()[-2000:]}")
 
 
 @pytest.fixture

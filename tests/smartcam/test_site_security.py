@@ -1,6 +1,5 @@
 """The site's broker security, proven against a real Mosquitto running configs/mosquitto-secure.conf + mosquitto.acl:
 per-camera passwords, an ACL that confines each camera to its own subtree, TLS with the generated CA."""
-import os
 import shutil
 import ssl
 import threading
@@ -45,8 +44,7 @@ class SecureBroker(Mosquitto):
                 .replace("listener 1883 127.0.0.1", f"listener {self.port} 127.0.0.1")
                 .replace("listener 8883", f"listener {self.tls_port} 127.0.0.1")
                 .replace("/var/lib/mosquitto/", f"{self.workdir}/"))
-        # mosquitto started as root drops to its own user before reading the 0600 files
-        return conf + ("\nuser root\n" if os.geteuid() == 0 else "")
+        return conf
 
     def ports(self) -> list[int]:
         return [self.port, self.tls_port]
