@@ -66,6 +66,7 @@ class DetectorConfig(_Strict):
     backend: str = Field("tflm", pattern="^(tflm|litert)$", description="tflm = the MCU's kernels (faithful); litert = fast.")
     threshold: float | None = Field(None, gt=0, lt=1, description="Person score threshold (default: the model card's).")
     recheck_every: int = Field(3, ge=1, description="Re-classify tracked person boxes every N frames even without motion.")
+    recheck_after_hits: int = Field(2, ge=1, description="Only tracks found this many times on moving regions are re-checked (one stray positive on a car that then stops does not keep itself alive).")
     track_ttl: float = Field(4.0, gt=0, description="Seconds a track survives without a positive classification.")
     stationary_timeout: float = Field(120.0, gt=0, description="Seconds a track survives on re-checks alone (no detection on a motion region).")
     edge_timeout: float = Field(2.0, gt=0, description="The same for a track touching the frame border (people there have usually walked out).")

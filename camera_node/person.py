@@ -43,6 +43,7 @@ class Track:
     last_checked_frame: int
     background: object = None  # the empty background under the box when last seen moving
     last_moved: float | None = None  # time of the last detection on a motion region
+    hits: int = 1  # positive classifications on motion regions
 
 
 def iou(a: Box, b: Box) -> float:
@@ -92,7 +93,7 @@ class PersonStage:
         self._expire(timestamp)
         candidates: list[tuple[Box, bool]] = [(p, False) for p in proposals]
         for track in self.tracks:
-            due = frame_index - track.last_checked_frame >= self.cfg.recheck_every
+            due = track.hits >= self.cfg.recheck_after_hits and frame_index - track.last_checked_frame >= self.cfg.recheck_every
             if due and not any(iou(track.box, p) > 0.2 for p in proposals):
                 candidates.append((track.box, True))
         allowed = min(self.cfg.max_inferences_per_frame, budget_left)
@@ -148,6 +149,7 @@ class PersonStage:
                 match.score, match.last_positive = det.score, timestamp
             elif overlapping:
                 match.box, match.score, match.last_positive, match.last_moved = det.box, det.score, timestamp, timestamp
+                match.hits += 1
                 match.background = snapshot(det.box)
             else:
                 self.tracks.append(Track(det.box, det.score, timestamp, frame_index, snapshot(det.box), timestamp))

@@ -34,13 +34,22 @@ def test_each_proposal_is_classified_within_the_budget():
 
 def test_tracks_are_rechecked_every_n_frames_without_motion():
     s = stage(threshold=0.0, recheck_every=3)  # threshold 0: every crop is a "person"
-    s.tracks = [Track(Box(100, 100, 40, 100), 0.9, 0.0, 0)]
+    s.tracks = [Track(Box(100, 100, 40, 100), 0.9, 0.0, 0, hits=2)]
     assert [len(run(s, i)) for i in range(1, 10)] == [0, 0, 1, 0, 0, 1, 0, 0, 1]
+
+
+def test_a_region_found_only_once_is_not_kept_alive_by_re_checks():
+    s = stage(threshold=0.0, recheck_every=1, recheck_after_hits=2)
+    run(s, 0, [Box(50, 50, 40, 100)])  # one positive on a moving region (a car, say, that then stops)
+    assert [len(run(s, i)) for i in range(1, 4)] == [0, 0, 0] and s.tracks[0].hits == 1
+    run(s, 4, [Box(52, 50, 40, 100)])  # found moving again: now a confirmed track ...
+    assert s.tracks[0].hits == 2
+    assert [d.from_track for d in run(s, 5)] == [True]  # ... that is re-checked while it stands still
 
 
 def test_a_recheck_of_a_spot_that_looks_empty_again_does_not_count():
     s = stage(threshold=0.0, recheck_every=1, track_ttl=0.25)
-    s.tracks = [Track(Box(100, 100, 40, 100), 0.9, 0.0, 0)]
+    s.tracks = [Track(Box(100, 100, 40, 100), 0.9, 0.0, 0, hits=2)]
     (det,) = run(s, 1, differs=0.0)
     assert not det.person and det.from_track
     run(s, 2, differs=0.0)
@@ -50,7 +59,7 @@ def test_a_recheck_of_a_spot_that_looks_empty_again_does_not_count():
 
 def test_a_standing_person_keeps_the_track_and_its_saved_background():
     s = stage(threshold=0.0, recheck_every=1, track_ttl=0.25)
-    s.tracks = [Track(Box(100, 100, 40, 100), 0.9, 0.0, 0, background="empty street")]
+    s.tracks = [Track(Box(100, 100, 40, 100), 0.9, 0.0, 0, background="empty street", hits=2)]
     for i in range(1, 20):
         run(s, i, differs=0.6)
     assert len(s.tracks) == 1 and s.tracks[0].background == "empty street"
@@ -64,14 +73,14 @@ def test_a_moving_detection_saves_the_background_under_its_box():
 
 def test_re_checks_alone_keep_a_track_only_so_long():
     s = PersonStage(DetectorConfig(recheck_every=1, stationary_timeout=1.0), TfliteClassifier(SHIPPED_MODEL), 0.0, 2, (640, 480))
-    s.tracks = [Track(Box(300, 200, 40, 100), 0.9, 0.0, 0, "saved", last_moved=0.0)]
+    s.tracks = [Track(Box(300, 200, 40, 100), 0.9, 0.0, 0, "saved", last_moved=0.0, hits=2)]
     alive = [bool(run(s, i, differs=0.9) is not None and s.tracks) for i in range(1, 16)]
     assert alive[:9] == [True] * 9 and not any(alive[11:])
 
 
 def test_a_track_at_the_frame_border_is_let_go_sooner():
     s = PersonStage(DetectorConfig(recheck_every=1, edge_timeout=0.3), TfliteClassifier(SHIPPED_MODEL), 0.0, 2, (640, 480))
-    s.tracks = [Track(Box(610, 200, 30, 100), 0.9, 0.0, 0, "saved", last_moved=0.0)]
+    s.tracks = [Track(Box(610, 200, 30, 100), 0.9, 0.0, 0, "saved", last_moved=0.0, hits=2)]
     for i in range(1, 6):
         run(s, i, differs=0.9)
     assert s.tracks == []
