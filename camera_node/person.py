@@ -88,14 +88,18 @@ class PersonStage:
         if something needs classifying. ``budget_left`` caps the CNN runs.
         ``snapshot(box)`` saves the empty background under a box;
         ``differs(box, saved)`` is the share of the box that now differs from
-        it: a re-check counts only above ``recheck_foreground``.
+        it: a track is re-checked (the CNN run) only above ``recheck_foreground``.
         """
         self._expire(timestamp)
         candidates: list[tuple[Box, bool]] = [(p, False) for p in proposals]
         for track in self.tracks:
             due = track.hits >= self.cfg.recheck_after_hits and frame_index - track.last_checked_frame >= self.cfg.recheck_every
-            if due and not any(iou(track.box, p) > 0.2 for p in proposals):
-                candidates.append((track.box, True))
+            if not due or any(iou(track.box, p) > 0.2 for p in proposals):
+                continue
+            if differs(track.box, track.background) < self.cfg.recheck_foreground:
+                track.last_checked_frame = frame_index  # the spot looks empty again: nobody to classify there
+                continue
+            candidates.append((track.box, True))
         allowed = min(self.cfg.max_inferences_per_frame, budget_left)
         self.skipped += max(0, len(candidates) - allowed)
         candidates = candidates[:allowed]
@@ -110,11 +114,7 @@ class PersonStage:
             self.on_crops(frame_index, crops, scores)
         detections = []
         for (box, tracked), score in zip(candidates, scores):
-            person = bool(score >= self.threshold)
-            if tracked and person:
-                track = max(self.tracks, key=lambda t: iou(t.box, box))
-                person = differs(box, track.background) >= self.cfg.recheck_foreground
-            detections.append(Detection(box, float(score), person, tracked))
+            detections.append(Detection(box, float(score), bool(score >= self.threshold), tracked))
         self._update_tracks(frame_index, timestamp, detections, snapshot)
         return detections
 
