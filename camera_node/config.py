@@ -6,6 +6,7 @@ scene at VGA. Every field is documented; ``configs/node.yaml`` is an example.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -17,6 +18,11 @@ __all__ = ["ConfigError", "NodeConfig", "load_node_config"]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+Share = Annotated[float, Field(ge=0, le=1)]
+Polygon = Annotated[list[tuple[Share, Share]], Field(min_length=3, max_length=64)]
+"""A polygon in normalised frame coordinates: (x, y) pairs in 0..1, (0, 0) the top-left corner."""
 
 
 class SourceConfig(_Strict):
@@ -57,6 +63,10 @@ class MotionConfig(_Strict):
     warmup_frames: int = Field(5, ge=1, description="Frames used to learn the background before proposing.")
     ghost_ratio: float = Field(1.5, gt=1, description="A region whose background has this many times the frame's edges is a ghost: absorbed, not proposed.")
     absorb_frames: int = Field(15, ge=1, description="Foreground unchanged for this many frames becomes background (ghosts, parked objects).")
+    masks: list[Polygon] = Field(
+        default_factory=list, max_length=16,
+        description="Polygons (normalised 0..1) where motion is ignored, as Frigate's motion masks: a timestamp overlay, "
+        "sky, trees, a busy road nobody walks on. They also leave the brightness and global-change estimates.")
 
 
 class DetectorConfig(_Strict):
@@ -77,8 +87,8 @@ class DetectorConfig(_Strict):
 class ZoneConfig(_Strict):
     """A polygon in normalised frame coordinates (0..1); a person counts if the box's bottom centre is inside."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
-    points: list[tuple[float, float]] = Field(min_length=3, max_length=64)
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", description="Zone name, reported in the event's zones.")
+    points: Polygon = Field(description="The zone's corners, (x, y) in 0..1.")
 
 
 class EventConfig(_Strict):

@@ -12,6 +12,8 @@
   by the person stage's re-checks. A *ghost* — the spot an absorbed object
   left, whose outline has edges in the background but not in the frame — is
   absorbed at once and never proposed.
+* Masks (polygons) mark where motion is ignored; masked pixels never move
+  and take no part in the brightness and global-change estimates.
 * Moving pixels are cleaned, grouped into connected regions, merged when
   they touch, filtered by size and capped per frame (largest first).
 """
@@ -52,6 +54,7 @@ class MotionDetector:
         self._prev: np.ndarray | None = None
         self._static: np.ndarray | None = None
         self._frame: np.ndarray | None = None  # last frame, gain-compensated
+        self._watched: np.ndarray | None = None  # pixels outside every mask
         self._frames = 0
 
     def background_patch(self, box: Box) -> np.ndarray | None:
@@ -77,14 +80,16 @@ class MotionDetector:
         if self._bg is None or self._bg.shape != frame.shape:
             self._bg, self._var = frame.copy(), np.full(frame.shape, 25.0, np.float32)
             self._prev, self._static = frame.copy(), np.zeros(frame.shape, np.uint16)
+            self._watched = ~polygon_mask(self.cfg.masks, frame.shape)
             self._frames = 1
             return MotionResult()
         gain = self._gain(frame)
         frame /= gain
         self._frame = frame
         diff = np.abs(frame - self._bg)
-        moving = (diff > np.maximum(self.cfg.threshold * np.sqrt(self._var), self.cfg.min_diff)).astype(np.uint8)
-        fraction = float(moving.mean())
+        moving = (diff > np.maximum(self.cfg.threshold * np.sqrt(self._var), self.cfg.min_diff)) & self._watched
+        fraction = float(moving.sum()) / max(1, int(self._watched.sum()))
+        moving = moving.astype(np.uint8)
         self._frames += 1
         if fraction > self.cfg.global_change:
             logger.debug("global change (%.0f%% of pixels); re-learning background", 100 * fraction)
@@ -100,7 +105,7 @@ class MotionDetector:
 
     def _gain(self, frame: np.ndarray) -> float:
         """Median brightness ratio of frame to background over well-exposed pixels."""
-        valid = (self._bg > 8) & (self._bg < 248) & (frame > 2)
+        valid = (self._bg > 8) & (self._bg < 248) & (frame > 2) & self._watched
         if valid.sum() < 0.1 * frame.size:
             return 1.0
         return float(np.clip(np.median(frame[valid] / self._bg[valid]), 0.05, 20.0))
@@ -141,6 +146,16 @@ class MotionDetector:
         area = float(moving.size)
         boxes = [b for b in boxes if self.cfg.min_area * area <= b.area <= self.cfg.max_area * area]
         return sorted(boxes, key=lambda b: -b.area)[: self.cfg.max_regions]
+
+
+def polygon_mask(polygons: list[list[tuple[float, float]]], shape: tuple[int, int]) -> np.ndarray:
+    """Boolean image of ``shape``: True inside any of the normalised ``polygons``."""
+    h, w = shape
+    mask = np.zeros(shape, np.uint8)
+    for polygon in polygons:
+        points = np.round(np.asarray(polygon, np.float32) * [w, h]).astype(np.int32)
+        cv2.fillPoly(mask, [points], 1)
+    return mask.astype(bool)
 
 
 def _slices(box: Box, shape: tuple[int, int]) -> tuple[slice, slice]:

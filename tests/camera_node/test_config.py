@@ -38,6 +38,8 @@ def test_the_example_config_loads():
         ("sensor: {motion_scale: 3}\n", "DCT"),
         ("events: {start_k: 5, start_n: 2}\n", "start_k"),
         ("motoin: {}\n", "motoin"),
+        ("motion: {masks: [[[0, 0], [1.5, 0], [0, 1]]]}\n", "masks"),  # corners are shares of the frame
+        ("events: {zones: [{name: door, points: [[0, 0], [1, 1]]}]}\n", "points"),  # two corners are no polygon
         ("sensor: [unclosed\n", "node.yaml"),
         ("- a list\n", "mapping"),
     ],

@@ -2,7 +2,7 @@
 import numpy as np
 
 from camera_node.config import MotionConfig
-from camera_node.motion import MotionDetector, merge_touching
+from camera_node.motion import MotionDetector, merge_touching, polygon_mask
 from models.inference.preprocess import Box
 
 RNG = np.random.default_rng(0)
@@ -88,3 +88,28 @@ def test_proposals_are_capped_and_largest_first():
 def test_touching_boxes_merge():
     merged = merge_touching([Box(0, 0, 5, 5), Box(5.5, 0, 5, 5), Box(30, 30, 2, 2)], margin=1.0)
     assert sorted((b.x, b.w) for b in merged) == [(0, 10.5), (30, 2)]
+
+
+LEFT_HALF = [[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]
+
+
+def test_motion_under_a_mask_is_ignored_and_outside_it_is_not():
+    det = learnt(masks=[LEFT_HALF])
+    assert det.update(frame(with_person(10, 20))).proposals == []  # in the masked left half
+    det = learnt(masks=[LEFT_HALF])
+    (box,) = det.update(frame(with_person(60, 20))).proposals  # in the watched right half
+    assert box.intersects(Box(60, 20, 6, 16))
+
+
+def test_a_flickering_masked_area_is_no_global_change():
+    det = learnt(masks=[LEFT_HALF])
+    img = with_person(60, 20)
+    img[:, :40] = 255 - img[:, :40]  # a screen or an overlay changing half the frame
+    result = det.update(frame(img))
+    assert not result.global_change and len(result.proposals) == 1
+
+
+def test_polygon_masks_cover_their_share_of_the_frame():
+    mask = polygon_mask([LEFT_HALF], (60, 80))
+    assert mask[:, :39].all() and not mask[:, 41:].any()
+    assert not polygon_mask([], (60, 80)).any()
