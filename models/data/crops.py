@@ -66,8 +66,9 @@ class Jitter:
     partial_prob: float = 0.15  # chance to keep only the upper or lower 55-80% of the box
 
 
-def jitter_box(box: Box, rng: np.random.Generator, jitter: Jitter) -> tuple[Box, float]:
-    """A randomly perturbed copy of ``box`` and the context to cut it with."""
+def jitter_box(box: Box, rng: np.random.Generator, jitter: Jitter, frame_size: tuple[int, int] | None = None) -> tuple[Box, float]:
+    """A randomly perturbed copy of ``box`` and the context to cut it with; a thin box at the border
+    of a frame of ``frame_size`` (width, height) shifted out of it is brought back (centre inside)."""
     w = box.w * float(np.exp(rng.uniform(-1, 1) * np.log(jitter.aspect)))
     x, y, h = box.cx - w / 2, box.y, box.h
     if rng.random() < jitter.partial_prob:
@@ -78,6 +79,9 @@ def jitter_box(box: Box, rng: np.random.Generator, jitter: Jitter) -> tuple[Box,
     side = max(w, h)
     x += rng.uniform(-1, 1) * jitter.shift * side
     y += rng.uniform(-1, 1) * jitter.shift * side
+    if frame_size is not None and not Box(x, y, w, h).intersects(Box(0, 0, *frame_size)):
+        x = float(np.clip(x + w / 2, 0, frame_size[0] - 1)) - w / 2
+        y = float(np.clip(y + h / 2, 0, frame_size[1] - 1)) - h / 2
     return Box(x, y, w, h), float(rng.uniform(*jitter.context))
 
 
@@ -102,7 +106,8 @@ def positive_crops(
         if not _usable(box, frame.image, min_height):
             continue
         for _ in range(variants if jitter else 1):
-            b, context = jitter_box(box, rng, jitter) if jitter else (box, DEFAULT_CONTEXT)
+            size_wh = (frame.image.shape[1], frame.image.shape[0])
+            b, context = jitter_box(box, rng, jitter, size_wh) if jitter else (box, DEFAULT_CONTEXT)
             crops.append(crop_region(frame.image, b, size, context))
             heights.append(box.h)
     return _make(crops, 1, heights, frame.group, size)

@@ -60,6 +60,12 @@ def test_jitter_keeps_the_box_near_the_person():
         assert 0.55 * 90 - 1e-6 <= b.h <= 90
 
 
+def test_jitter_never_shifts_a_thin_border_box_out_of_the_frame():
+    frame = LabelledFrame("f", np.zeros((320, 320), np.uint8), [Box(316.5, 120, 3.5, 32)])  # clipped by the border
+    crops = positive_crops(frame, 32, np.random.default_rng(0), variants=300, jitter=Jitter(shift=0.5))
+    assert len(crops) == 300
+
+
 def test_motion_boxes_find_what_moved():
     prev = np.full((100, 100), 100, np.uint8)
     cur = prev.copy()
