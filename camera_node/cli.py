@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -78,11 +79,12 @@ def _run(args: argparse.Namespace) -> int:
     uri = args.source or cfg.source.uri
     if not uri:
         raise ConfigError("no source: give --source or source.uri in the config")
-    source = FrameSource(uri, fps=cfg.source.fps, realtime=True)
+    source = FrameSource(uri, fps=cfg.source.fps, realtime=True, reconnect_delay=cfg.source.reconnect_delay)
     publisher = make_publisher(cfg, args.out, args.broker)
     node = Node(cfg, args.out, source.fps, publisher)
     if publisher is not None:
         publisher.on_config = node.request_config
+    signal.signal(signal.SIGTERM, lambda *_: source.stop())  # a service stop ends the open event cleanly
     try:
         run_source(node, source, progress=True)
     except KeyboardInterrupt:

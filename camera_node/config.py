@@ -31,6 +31,7 @@ class SourceConfig(_Strict):
     uri: str = Field("", description="Video file, image folder, camera index ('0') or RTSP/HTTP URL.")
     realtime: bool = Field(False, description="Pace frames at the source fps (live-like) instead of as fast as possible.")
     fps: float | None = Field(None, gt=0, le=240, description="Override the source's frame rate (image folders need one).")
+    reconnect_delay: float = Field(1.0, gt=0, le=30, description="A live source that stops delivering frames is reopened after this many seconds, doubling up to 30 s.")
 
 
 class SensorConfig(_Strict):

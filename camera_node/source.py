@@ -29,18 +29,28 @@ class SourceError(RuntimeError):
     """The source cannot be opened."""
 
 
+MAX_RECONNECT_DELAY = 30.0
+
+
 class FrameSource:
     """Iterate frames of ``uri``.
 
     Files and folders get timestamps ``start_time + index / fps`` (a
     simulated clock, so results do not depend on host speed); live sources
     are stamped with the wall clock. ``realtime`` paces file playback at fps.
+    A live source (camera, RTSP/HTTP stream) that stops delivering frames is
+    reopened with backoff (``reconnect_delay`` doubling up to 30 s) until
+    :meth:`stop`; frame indices carry on.
     """
 
-    def __init__(self, uri: str, fps: float | None = None, realtime: bool = False, start_time: float | None = None) -> None:
+    def __init__(self, uri: str, fps: float | None = None, realtime: bool = False, start_time: float | None = None,
+                 reconnect_delay: float = 1.0) -> None:
         self.uri = uri
         self.realtime = realtime
+        self.reconnect_delay = reconnect_delay
+        self.reconnects = 0
         self.skipped = 0  # unreadable images in a folder
+        self._stopped = False
         path = Path(uri)
         self.live = not path.exists()
         self._folder = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else None
@@ -53,6 +63,7 @@ class FrameSource:
             target: int | str = int(uri) if uri.isdigit() else uri
             if self.live and isinstance(target, str) and "://" not in target:
                 raise SourceError(f"no such file, folder or URL: {uri}")
+            self._target = target
             self._cap = cv2.VideoCapture(target)
             if not self._cap.isOpened():
                 raise SourceError(f"cannot open source {uri}")
@@ -62,6 +73,10 @@ class FrameSource:
         else:
             self._count = None if self.live else int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
         self.start_time = time.time() if start_time is None else start_time
+
+    def stop(self) -> None:
+        """End the iteration after the current frame (a live source is not reopened any more)."""
+        self._stopped = True
 
     @property
     def frame_count(self) -> int | None:
@@ -88,13 +103,26 @@ class FrameSource:
                     continue
                 yield index, image
             return
-        index = 0
+        index, delay = 0, self.reconnect_delay
         try:
-            while True:
+            while not self._stopped:
                 ok, image = self._cap.read()
-                if not ok:
+                if ok:
+                    yield index, image
+                    index, delay = index + 1, self.reconnect_delay
+                elif self.live:
+                    self._reopen(delay)
+                    delay = min(2 * delay, MAX_RECONNECT_DELAY)
+                else:
                     break
-                yield index, image
-                index += 1
         finally:
             self._cap.release()
+
+    def _reopen(self, delay: float) -> None:
+        logger.warning("live source %s delivers no frames; reopening in %.0f s", self.uri, delay)
+        self._cap.release()
+        deadline = time.monotonic() + delay
+        while not self._stopped and time.monotonic() < deadline:
+            time.sleep(min(0.1, delay))
+        self._cap = cv2.VideoCapture(self._target)
+        self.reconnects += 1

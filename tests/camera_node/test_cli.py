@@ -1,4 +1,10 @@
-"""`smartcam node ...` and `smartcam demo`: help, errors, and the demo's fallback without data."""
+"""`smartcam node ...` and `smartcam demo`: help, errors, a clean stop, and the demo's fallback without data."""
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 
@@ -20,3 +26,19 @@ def test_scenario_rejects_a_bad_size(tmp_path, capsys):
 def test_run_without_a_source_fails_clearly(tmp_path, capsys):
     assert main(["node", "run", "--out", str(tmp_path)]) == 1
     assert "no source" in capsys.readouterr().err
+
+
+def test_run_stops_cleanly_on_sigterm(tmp_path, moving_video):
+    """A service stop while the live stream is up: the node finishes (clips, ledger) and exits 0."""
+    proc = subprocess.Popen([sys.executable, "-m", "smartcam", "node", "run", "--source", f"file://{moving_video}",
+                             "--out", str(tmp_path / "node")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err: list[str] = []
+    reader = threading.Thread(target=lambda: err.extend(iter(proc.stderr.readline, "")), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 60
+    while not any("reopening" in line for line in err) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the 24-frame clip has played live and the "stream" dropped: it is being reopened
+    proc.send_signal(signal.SIGTERM)
+    out = proc.stdout.read()
+    assert proc.wait(timeout=30) == 0, "".join(err)[-2000:]
+    assert json.loads(out.strip().splitlines()[-1])["frames"] >= 24

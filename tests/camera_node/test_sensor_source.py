@@ -1,4 +1,6 @@
 """Frames come with index and time; the sensor is a JPEG decoded at DCT scale."""
+import threading
+
 import cv2
 import numpy as np
 import pytest
@@ -23,6 +25,27 @@ def test_image_folders_skip_unreadable_files(tmp_path):
     (tmp_path / "1.jpg").write_bytes(b"broken")
     src = FrameSource(str(tmp_path), fps=2)
     assert [f.index for f in src] == [0, 2] and src.skipped == 1
+
+
+def test_a_live_stream_that_drops_is_reopened_and_indices_carry_on(tmp_path):
+    video = write_avi(tmp_path / "stream.avi", [np.full((48, 64), i * 30, np.uint8) for i in range(5)])
+    src = FrameSource(f"file://{video}", reconnect_delay=0.05)  # a URL: live, its end is a dropped stream
+    assert src.live
+    indices = []
+    for frame in src:
+        indices.append(frame.index)
+        if len(indices) == 12:
+            src.stop()
+    assert indices == list(range(12)) and src.reconnects == 2
+
+
+def test_a_stopped_live_source_ends_while_waiting_to_reconnect(tmp_path):
+    video = write_avi(tmp_path / "stream.avi", [np.zeros((48, 64), np.uint8)] * 3)
+    src = FrameSource(f"file://{video}", reconnect_delay=30.0)
+    frames = iter(src)
+    assert [next(frames).index for _ in range(3)] == [0, 1, 2]
+    threading.Timer(0.2, src.stop).start()  # a service stop (SIGTERM) during the 30 s backoff
+    assert list(frames) == [] and src.reconnects == 1
 
 
 def test_a_missing_source_is_a_clear_error(tmp_path):
