@@ -108,7 +108,7 @@ class GatewayDaemon:
         self.client.loop_stop()
 
     def idle(self, quiet: float = 0.5, timeout: float = 60.0) -> bool:
-        """Wait until no message arrived or was processed for ``quiet`` seconds."""
+        """Wait until no message arrived or was processed (nor the connection made) for ``quiet`` seconds."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if time.monotonic() - self._last_message > quiet:
@@ -133,6 +133,7 @@ class GatewayDaemon:
         if self.cfg.homeassistant.enabled:
             client.subscribe(f"{self.cfg.homeassistant.discovery_prefix}/status", qos=1)
         client.publish(self.availability_topic, contract.Availability.ONLINE.value, qos=1, retain=True)
+        self._last_message = time.monotonic()  # what the broker queued meanwhile follows at once: not idle yet
         self.connected.set()
         logger.info("connected (MQTT %s, session present: %s)", "5" if self.protocol == mqtt.MQTTv5 else "3.1.1", flags.session_present)
 

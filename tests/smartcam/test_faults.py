@@ -63,6 +63,7 @@ def test_a_minute_long_broker_outage_loses_no_event(tmp_path):
             for c, p in pubs.items():
                 send_event(p, c, i)
         assert all(p.wait_drained(90) for p in pubs.values())
+        assert daemon.wait_connected(60)  # the gateway's backoff may bring it back after the cameras
         assert daemon.idle(quiet=1.0, timeout=60)
         for c, p in pubs.items():
             rows = daemon.store.events(camera=c, limit=100)
