@@ -66,7 +66,7 @@ class Usage:
     person_frame_bytes: int
     motion_model_bytes: int
     seconds: float
-    frames: int
+    frames: int  # frames the motion stage ran on
     inferences: int
     peak_inferences_per_second: int
     sent_bytes: int

@@ -64,6 +64,9 @@ class MotionConfig(_Strict):
     warmup_frames: int = Field(5, ge=1, description="Frames used to learn the background before proposing.")
     ghost_ratio: float = Field(1.5, gt=1, description="A region whose background has this many times the frame's edges is a ghost: absorbed, not proposed.")
     absorb_frames: int = Field(15, ge=1, description="Foreground unchanged for this many frames becomes background (ghosts, parked objects).")
+    analysis_fps: float | None = Field(
+        None, gt=0, le=240, description="Run motion (and with it the CNN) on at most this many frames per second, as "
+        "Frigate's detect fps; every frame is still recorded. None = every frame.")
     masks: list[Polygon] = Field(
         default_factory=list, max_length=16,
         description="Polygons (normalised 0..1) where motion is ignored, as Frigate's motion masks: a timestamp overlay, "

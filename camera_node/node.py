@@ -38,6 +38,7 @@ from models import SHIPPED_MODEL
 from models.inference import TfliteClassifier
 from models.inference.measure import count_macs, min_arena_size
 from models.inference.model_info import operating_threshold
+from models.inference.preprocess import Box
 
 logger = logging.getLogger(__name__)
 
@@ -102,12 +103,16 @@ class Node:
         self.events = EventStateMachine(cfg.events, cfg.camera_id, s.width, s.height)
         lookback = cfg.events.start_n / fps
         self.recorder = Recorder(cfg.recorder, self.out_dir / "clips", fps, s.width, s.height, lookback)
-        self.per_second = cfg.budget.max_inferences_per_second or inferences_per_second(self.macs, cfg.energy.motion_ms_per_frame, fps)
+        self.analysis_fps = min(fps, cfg.motion.analysis_fps or fps)
+        self.per_second = cfg.budget.max_inferences_per_second or inferences_per_second(
+            self.macs, cfg.energy.motion_ms_per_frame, self.analysis_fps)
         self.budget = InferenceBudget(self.per_second)
         self.sink = EventSink(self.out_dir)
         self.trace = FrameTrace()
         self.corrupt_frames = 0
         self.frames = 0
+        self.analysed_frames = 0  # frames the motion stage ran on (all, unless motion.analysis_fps skips some)
+        self._analysed_at: float | None = None
         self.motion_frames = 0
         self.cnn_frames = 0
         self.event_count = 0
@@ -128,44 +133,58 @@ class Node:
         """Run one frame through every stage (a corrupt frame is counted and skipped)."""
         self._apply_config_updates()
         self._last = (frame.index, frame.timestamp)
+        analyse = self._due_for_analysis(frame.timestamp)
         try:
             jpeg = self.sensor.capture(frame.image)
-            small = self.sensor.decode_gray(jpeg, self.cfg.sensor.motion_scale)
+            small = self.sensor.decode_gray(jpeg, self.cfg.sensor.motion_scale) if analyse else None
         except (CorruptFrame, ValueError) as exc:  # a frame the sensor/decoder cannot handle
             self.corrupt_frames += 1
             logger.warning("frame %d skipped: %s", frame.index, exc)
             return
         self.frames += 1
         self._handle_clips(self.recorder.push(frame.index, frame.timestamp, jpeg))
-        result = self.motion.update(small)
         detections: list[Detection] = []
-        if self.enabled:
-            proposals = [scale_box(p, self.cfg.sensor.motion_scale) for p in result.proposals]
-            available = self.budget.available(frame.timestamp)
-            before = self.person.inferences
-            tiny = 1.0 / self.cfg.sensor.motion_scale
-            detections = self.person.process(
-                frame.index, frame.timestamp, proposals,
-                lambda: self.sensor.decode_gray(jpeg, self.cfg.sensor.person_scale), available,
-                lambda box: self.motion.background_patch(scale_box(box, tiny)),
-                lambda box, patch: self.motion.differs_from(scale_box(box, tiny), patch),
-            )
-            ran = self.person.inferences - before
-            self.budget.spend(frame.timestamp, ran)
-            self.cnn_frames += ran > 0
-            self.trace.cnn.append(ran > 0)
-        else:
-            self.trace.cnn.append(False)
-        self.motion_frames += bool(result.proposals)
+        moving = bool(self.trace.motion and self.trace.motion[-1])  # a frame not analysed keeps the last verdict
+        ran = 0
+        if analyse:
+            self._analysed_at = frame.timestamp
+            self.analysed_frames += 1
+            result = self.motion.update(small)
+            moving = bool(result.proposals)
+            if self.enabled:
+                detections, ran = self._detect(frame, jpeg, result.proposals)
+        self.motion_frames += moving
+        self.cnn_frames += ran > 0
+        self.trace.cnn.append(ran > 0)
         self.trace.jpeg_bytes.append(len(jpeg))
         self.trace.timestamps.append(frame.timestamp)
-        self.trace.motion.append(bool(result.proposals))
+        self.trace.motion.append(moving)
         for change in self.events.update(frame.index, frame.timestamp, detections):
             self._on_change(change, jpeg)
         ev = self.events.current
         if ev is not None and ev.best_frame == frame.index:
             self._best_jpeg[ev.event_id] = jpeg
         self._maybe_stats(frame.timestamp)
+
+    def _due_for_analysis(self, timestamp: float) -> bool:
+        """Every frame, or at most ``motion.analysis_fps`` a second (a 10% tolerance absorbs timestamp jitter)."""
+        if self._analysed_at is None or self.analysis_fps >= self.fps:
+            return True
+        return timestamp - self._analysed_at >= 0.9 / self.analysis_fps
+
+    def _detect(self, frame: Frame, jpeg: bytes, motion_boxes: list[Box]) -> tuple[list[Detection], int]:
+        """The person stage on this frame's motion proposals (tiny-frame pixels); returns detections and CNN runs."""
+        tiny = 1.0 / self.cfg.sensor.motion_scale
+        before = self.person.inferences
+        detections = self.person.process(
+            frame.index, frame.timestamp, [scale_box(p, self.cfg.sensor.motion_scale) for p in motion_boxes],
+            lambda: self.sensor.decode_gray(jpeg, self.cfg.sensor.person_scale), self.budget.available(frame.timestamp),
+            lambda box: self.motion.background_patch(scale_box(box, tiny)),
+            lambda box, patch: self.motion.differs_from(scale_box(box, tiny), patch),
+        )
+        ran = self.person.inferences - before
+        self.budget.spend(frame.timestamp, ran)
+        return detections, ran
 
     def finish(self) -> None:
         """End open events and clips, write the ledger."""
@@ -348,7 +367,7 @@ class Node:
             person_frame_bytes=(s.width // s.person_scale) * (s.height // s.person_scale),
             motion_model_bytes=(s.width // s.motion_scale) * (s.height // s.motion_scale) * 8,
             seconds=led.seconds,
-            frames=self.frames,
+            frames=self.analysed_frames,
             inferences=self.person.inferences,
             peak_inferences_per_second=self.budget.peak,
             sent_bytes=led.thumbnail_bytes + led.message_bytes,
@@ -358,6 +377,7 @@ class Node:
             "camera": self.cfg.camera_id,
             "ledger": led.as_dict(),
             "frames": self.frames,
+            "analysed_frames": self.analysed_frames,
             "corrupt_frames": self.corrupt_frames,
             "motion_frames": self.motion_frames,
             "cnn_frames": self.cnn_frames,

@@ -1,4 +1,5 @@
-"""The node across a reboot mid-event: the interrupted event is ended on the next start and its id is never reused."""
+"""The node as a whole: analysis at a lower rate than capture, and a reboot mid-event (the interrupted event is
+ended on the next start and its id is never reused)."""
 import json
 import uuid
 
@@ -25,6 +26,20 @@ def run_until_open_event(node: Node, video) -> str:
         if node.events.current is not None and node.events.current.seq >= 1:
             return node.events.current.event_id
     raise AssertionError("no event opened")
+
+
+def test_analysis_at_a_lower_rate_still_records_every_frame(tmp_path, moving_video):
+    cfg = trigger_happy("cam1").model_copy(update={"motion": NodeConfig(motion={"analysis_fps": 5}).motion})
+    node = Node(cfg, tmp_path, 10.0)
+    for frame in FrameSource(str(moving_video), start_time=0.0):  # 24 frames at 10 fps
+        node.process(frame)
+    node.finish()
+    report = node.report()
+    assert report["frames"] == report["ledger"]["frames"] == 24 and report["analysed_frames"] == 12
+    assert report["cnn_frames"] <= 12 and report["events"] == 1
+    (record,) = node.sink.records
+    clip = FrameSource(str(tmp_path / record["clip"]))
+    assert sum(1 for _ in clip) == record["clip_last_frame"] - record["clip_first_frame"] + 1  # no frame left out
 
 
 def test_a_reboot_mid_event_ends_it_and_never_reuses_its_id(broker_url, tmp_path, moving_video):
