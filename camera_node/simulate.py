@@ -51,7 +51,7 @@ def simulate(cfg: NodeConfig, source_uri: str, out_dir: Path, gt: Path | None = 
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    source = FrameSource(source_uri, fps=cfg.source.fps, realtime=cfg.source.realtime)
+    source = FrameSource(source_uri, fps=cfg.source.fps, realtime=cfg.source.realtime, reconnect_delay=None)  # runs to the end
     publisher = make_publisher(cfg, out_dir, broker)
     dump = CropDump(dump_crops) if dump_crops is not None else None
     node = Node(cfg, out_dir, source.fps, publisher, dump)

@@ -40,11 +40,12 @@ class FrameSource:
     are stamped with the wall clock. ``realtime`` paces file playback at fps.
     A live source (camera, RTSP/HTTP stream) that stops delivering frames is
     reopened with backoff (``reconnect_delay`` doubling up to 30 s) until
-    :meth:`stop`; frame indices carry on.
+    :meth:`stop`; frame indices carry on. ``reconnect_delay=None`` ends the
+    iteration there instead.
     """
 
     def __init__(self, uri: str, fps: float | None = None, realtime: bool = False, start_time: float | None = None,
-                 reconnect_delay: float = 1.0) -> None:
+                 reconnect_delay: float | None = 1.0) -> None:
         self.uri = uri
         self.realtime = realtime
         self.reconnect_delay = reconnect_delay
@@ -110,7 +111,7 @@ class FrameSource:
                 if ok:
                     yield index, image
                     index, delay = index + 1, self.reconnect_delay
-                elif self.live:
+                elif self.live and delay is not None:
                     self._reopen(delay)
                     delay = min(2 * delay, MAX_RECONNECT_DELAY)
                 else:

@@ -39,6 +39,12 @@ def test_a_live_stream_that_drops_is_reopened_and_indices_carry_on(tmp_path):
     assert indices == list(range(12)) and src.reconnects == 2
 
 
+def test_without_reconnection_a_live_stream_ends_where_it_drops(tmp_path):
+    video = write_avi(tmp_path / "stream.avi", [np.zeros((48, 64), np.uint8)] * 4)
+    src = FrameSource(f"file://{video}", reconnect_delay=None)  # `node simulate`: run to the end of what comes
+    assert [f.index for f in src] == [0, 1, 2, 3] and src.reconnects == 0
+
+
 def test_a_stopped_live_source_ends_while_waiting_to_reconnect(tmp_path):
     video = write_avi(tmp_path / "stream.avi", [np.zeros((48, 64), np.uint8)] * 3)
     src = FrameSource(f"file://{video}", reconnect_delay=30.0)
