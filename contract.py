@@ -138,7 +138,7 @@ class TlsFiles(BaseModel):
     key_file: Path | None = Field(None, description="Client private key, with cert_file.")
 
     @model_validator(mode="after")
-    def _pair(self) -> "TlsFiles":
+    def _pair(self) -> TlsFiles:
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("cert_file and key_file go together")
         return self

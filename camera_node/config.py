@@ -108,7 +108,7 @@ class EventConfig(_Strict):
     update_every: float = Field(5.0, gt=0, description="Seconds between 'update' messages of an open event.")
 
     @model_validator(mode="after")
-    def _k_of_n(self) -> "EventConfig":
+    def _k_of_n(self) -> EventConfig:
         if self.start_k > self.start_n:
             raise ValueError("start_k must be <= start_n")
         return self

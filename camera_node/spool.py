@@ -32,7 +32,7 @@ class QueuedMessage:
         return _HEAD.pack(_MAGIC, self.qos, int(self.retain), len(topic)) + topic + self.payload
 
     @classmethod
-    def decode(cls, data: bytes) -> "QueuedMessage":
+    def decode(cls, data: bytes) -> QueuedMessage:
         magic, qos, retain, n = _HEAD.unpack_from(data)
         if magic != _MAGIC:
             raise ValueError("not a queued message")

@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def serve_api(cfg: GatewayConfig, daemon) -> "object":
+def serve_api(cfg: GatewayConfig, daemon) -> object:
     """Start uvicorn in a thread; returns the server (set ``should_exit`` to stop)."""
     import uvicorn
 

@@ -11,7 +11,7 @@ import csv
 import html
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.store import LEDGER_FIELDS, Store
@@ -66,7 +66,7 @@ def write_report(store: Store, out_dir: Path, h264_kbps: float, since: float | N
     counts = store.event_counts(since=since, camera=camera)
     cameras = sorted({r["camera_id"] for r in rows} | {c["camera_id"] for c in counts})
     doc = {
-        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "since": since,
         "camera": camera,
         "h264_kbps": h264_kbps,
@@ -84,7 +84,7 @@ def write_report(store: Store, out_dir: Path, h264_kbps: float, since: float | N
         writer = csv.writer(f)
         writer.writerow(["camera_id", "hour_utc", *LEDGER_FIELDS])
         for r in rows:
-            writer.writerow([r["camera_id"], datetime.fromtimestamp(r["hour"], timezone.utc).isoformat(), *(r[k] for k in LEDGER_FIELDS)])
+            writer.writerow([r["camera_id"], datetime.fromtimestamp(r["hour"], UTC).isoformat(), *(r[k] for k in LEDGER_FIELDS)])
     _plot_bytes(rows, cameras, out_dir / "bytes_over_time.png")
     _plot_events(counts, cameras, out_dir / "events_per_hour.png")
     (out_dir / "report.json").write_text(json.dumps(doc, indent=2))
@@ -110,7 +110,7 @@ def _plot_bytes(rows: list[dict], cameras: list[str], path: Path) -> None:
         if not mine:
             continue
         # cumulative totals at the end of each hour bucket, starting from zero
-        hours = [datetime.fromtimestamp(mine[0]["hour"], timezone.utc)] + [datetime.fromtimestamp(r["hour"] + 3600, timezone.utc) for r in mine]
+        hours = [datetime.fromtimestamp(mine[0]["hour"], UTC)] + [datetime.fromtimestamp(r["hour"] + 3600, UTC) for r in mine]
         cont, ev = 0, 0
         cont_series, ev_series = [0.0], [0.0]
         for r in mine:
@@ -121,8 +121,8 @@ def _plot_bytes(rows: list[dict], cameras: list[str], path: Path) -> None:
         line = ax.plot(hours, cont_series, "--", marker=".", label=f"{cam} continuous")[0]
         ax.plot(hours, ev_series, "-", marker="o", color=line.get_color(), label=f"{cam} event-triggered")
     if rows:
-        ax.set_xlim(datetime.fromtimestamp(min(r["hour"] for r in rows), timezone.utc),
-                    datetime.fromtimestamp(max(r["hour"] for r in rows) + 3600, timezone.utc))
+        ax.set_xlim(datetime.fromtimestamp(min(r["hour"] for r in rows), UTC),
+                    datetime.fromtimestamp(max(r["hour"] for r in rows) + 3600, UTC))
     ax.set(ylabel="cumulative MB", title="Continuous recording vs event-triggered (per camera)")
     ax.legend(fontsize=7)
     fig.autofmt_xdate()
@@ -142,10 +142,10 @@ def _plot_events(counts: list[dict], cameras: list[str], path: Path) -> None:
     width = 3000 / max(len(cameras), 1)
     for i, cam in enumerate(cameras):
         per = {c["hour"]: c["events"] for c in counts if c["camera_id"] == cam}
-        ax.bar([datetime.fromtimestamp(h + i * width, timezone.utc) for h in hours], [per.get(h, 0) for h in hours],
+        ax.bar([datetime.fromtimestamp(h + i * width, UTC) for h in hours], [per.get(h, 0) for h in hours],
                width=width / 86400, label=cam, align="edge")
     if hours:
-        ax.set_xlim(datetime.fromtimestamp(hours[0], timezone.utc), datetime.fromtimestamp(hours[-1] + 3600, timezone.utc))
+        ax.set_xlim(datetime.fromtimestamp(hours[0], UTC), datetime.fromtimestamp(hours[-1] + 3600, UTC))
     ax.set(ylabel="events", title="Events per hour")
     if cameras:
         ax.legend(fontsize=7)

@@ -111,7 +111,7 @@ def finetune(
     base = cached_crops(cache_dir, cfg.train.resolved(cfg.data_root), size, cfg.sampling, cfg.seed, True, "train")
     val = cached_crops(cache_dir, cfg.validation.resolved(cfg.data_root), size, cfg.sampling, cfg.seed + 1, False, "valid")
     model = keras.models.load_model(float_model)
-    to_x = lambda imgs: (imgs.astype(np.float32) / 255.0)[..., None]  # noqa: E731
+    to_x = lambda imgs: (imgs.astype(np.float32) / 255.0)[..., None]
     before_val = roc_auc(val.labels, model.predict(to_x(val.images), batch_size=512, verbose=0)[:, 0])
     repeat = max(1, int(0.25 * len(base) / max(len(crops), 1)))
     mixed = CropSet.concat([base] + [crops] * repeat)

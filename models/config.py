@@ -10,7 +10,7 @@ from models.architecture import ArchConfig
 from models.augment import AugmentConfig
 from yamlconfig import ConfigError, load_yaml_model
 
-__all__ = ["ConfigError", "TrainConfig", "load_train_config", "default_data_root"]
+__all__ = ["ConfigError", "TrainConfig", "default_data_root", "load_train_config"]
 
 #: Environment variable naming the root that relative data paths resolve against.
 DATA_ROOT_ENV = "SMARTCAM_DATA"
@@ -47,9 +47,9 @@ class DataSources(_Strict):
     mot_step: int = Field(5, ge=1, description="Use every n-th frame of MOT sequences (consecutive frames are near-duplicates).")
     video_step: int = Field(1, ge=1, description="Use every n-th frame of negative videos.")
 
-    def resolved(self, root: Path) -> "DataSources":
+    def resolved(self, root: Path) -> DataSources:
         """A copy with every relative path made absolute under ``root``."""
-        fix = lambda p: p if p is None or p.is_absolute() else root / p  # noqa: E731
+        fix = lambda p: p if p is None or p.is_absolute() else root / p
         return self.model_copy(
             update={
                 "yolo": [fix(p) for p in self.yolo],

@@ -37,7 +37,7 @@ class ModelCost:
     esp32s3_ms: float
 
     @classmethod
-    def measure(cls, flatbuffer: bytes) -> "ModelCost":
+    def measure(cls, flatbuffer: bytes) -> ModelCost:
         macs = count_macs(flatbuffer)
         latency = estimate_latency(macs)
         return cls(len(flatbuffer), macs, min_arena_size(flatbuffer), round(latency.esp32_ms, 1), round(latency.esp32s3_ms, 1))

@@ -77,7 +77,7 @@ def write_pki(out: Path, site: str, hosts: list[str], clients: list[str], days: 
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
 
     def name(cn: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, f"smartcam {site}"), x509.NameAttribute(NameOID.COMMON_NAME, cn)])

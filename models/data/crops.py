@@ -34,24 +34,24 @@ class CropSet:
         return len(self.labels)
 
     @classmethod
-    def empty(cls, size: int) -> "CropSet":
+    def empty(cls, size: int) -> CropSet:
         return cls(np.zeros((0, size, size), np.uint8), np.zeros(0, np.uint8), np.zeros(0, np.float32), np.zeros(0, str))
 
     @classmethod
-    def concat(cls, parts: Iterable["CropSet"]) -> "CropSet":
+    def concat(cls, parts: Iterable[CropSet]) -> CropSet:
         parts = [p for p in parts if len(p)]
         if not parts:
             raise ValueError("no crops to concatenate")
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("images", "labels", "heights", "groups")))
 
-    def subset(self, index: np.ndarray) -> "CropSet":
+    def subset(self, index: np.ndarray) -> CropSet:
         return CropSet(self.images[index], self.labels[index], self.heights[index], self.groups[index])
 
     def save(self, path: Path) -> None:
         np.savez_compressed(path, images=self.images, labels=self.labels, heights=self.heights, groups=self.groups)
 
     @classmethod
-    def load(cls, path: Path) -> "CropSet":
+    def load(cls, path: Path) -> CropSet:
         with np.load(path) as z:
             return cls(z["images"], z["labels"], z["heights"], z["groups"])
 

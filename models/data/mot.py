@@ -61,7 +61,7 @@ def find_video(seq_dir: Path) -> Path | None:
     return None
 
 
-def iter_video_gray(path: Path, step: int = 1) -> Iterator[tuple[int, "cv2.typing.MatLike"]]:
+def iter_video_gray(path: Path, step: int = 1) -> Iterator[tuple[int, cv2.typing.MatLike]]:
     """``(0-based index, grayscale frame)`` of every ``step``-th frame of a video."""
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():

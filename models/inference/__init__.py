@@ -7,4 +7,4 @@ taken from the flatbuffer (MACs, minimum tensor arena).
 from models.inference.preprocess import Box, CropFit, crop_region, whole_image_box
 from models.inference.runner import Backend, TfliteClassifier
 
-__all__ = ["Box", "CropFit", "crop_region", "whole_image_box", "Backend", "TfliteClassifier"]
+__all__ = ["Backend", "Box", "CropFit", "TfliteClassifier", "crop_region", "whole_image_box"]

@@ -47,7 +47,7 @@ def count_macs(model: bytes) -> int:
     ops = schema.BuiltinOperator
     codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in m.operatorCodes]
     g = m.subgraphs[0]
-    shape = lambda t: [int(v) for v in g.tensors[t].shape]  # noqa: E731
+    shape = lambda t: [int(v) for v in g.tensors[t].shape]
     total = 0
     for op in g.operators:
         code = codes[op.opcodeIndex]

@@ -40,7 +40,7 @@ class Box:
     def area(self) -> float:
         return max(self.w, 0.0) * max(self.h, 0.0)
 
-    def intersects(self, other: "Box", margin: float = 0.0) -> bool:
+    def intersects(self, other: Box, margin: float = 0.0) -> bool:
         """True when the boxes overlap (``margin`` pixels grow ``other``)."""
         return not (
             self.x + self.w <= other.x - margin
@@ -49,7 +49,7 @@ class Box:
             or other.y + other.h + margin <= self.y
         )
 
-    def intersection_area(self, other: "Box") -> float:
+    def intersection_area(self, other: Box) -> float:
         ix = max(0.0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
         iy = max(0.0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
         return ix * iy
