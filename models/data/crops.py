@@ -102,11 +102,11 @@ def positive_crops(
 ) -> CropSet:
     """Crops of every usable person box: exact (``jitter=None``) or ``variants`` jittered copies each."""
     crops, heights = [], []
+    size_wh = (frame.image.shape[1], frame.image.shape[0])
     for box in frame.boxes:
         if not _usable(box, frame.image, min_height):
             continue
         for _ in range(variants if jitter else 1):
-            size_wh = (frame.image.shape[1], frame.image.shape[0])
             b, context = jitter_box(box, rng, jitter, size_wh) if jitter else (box, DEFAULT_CONTEXT)
             crops.append(crop_region(frame.image, b, size, context))
             heights.append(box.h)
