@@ -85,6 +85,8 @@ class DetectorConfig(_Strict):
     stationary_timeout: float = Field(120.0, gt=0, description="Seconds a track survives on re-checks alone (no detection on a motion region).")
     edge_timeout: float = Field(2.0, gt=0, description="The same for a track touching the frame border (people there have usually walked out).")
     recheck_foreground: float = Field(0.15, ge=0, le=1, description="A re-check counts only if this share of the box differs from the empty background saved when the person last moved.")
+    reject_memory: float = Field(1.0, ge=0, description="Seconds a moving region the CNN confidently rejected (a passing car) is followed without re-classifying it (0 = classify every frame).")
+    reject_below: float = Field(0.5, ge=0, le=1, description="Score under which a rejection counts as confident (followed by reject_memory).")
     max_inferences_per_frame: int = Field(6, ge=1, description="Cap on CNN runs per frame.")
 
 

@@ -384,6 +384,7 @@ class Node:
             "cnn_frame_share": round(self.cnn_frames / max(self.frames, 1), 5),
             "inferences": self.person.inferences,
             "candidates_skipped_by_budget": self.person.skipped,
+            "candidates_remembered_as_rejected": self.person.remembered,
             "events": self.event_count,
             "interrupted_events": self.interrupted_events,
             "clip_errors": self.recorder.errors,

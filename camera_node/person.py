@@ -9,6 +9,14 @@ while the region still differs from the empty background saved when the
 person was last seen moving. A track left on a person-like background when
 the person walked off therefore dies instead of keeping the event open
 forever, and the motion stage's background keeps learning everywhere.
+
+Moving things the CNN confidently rejected (a passing car) are remembered
+too: a proposal that moves on like one of them (predicted position, similar
+size) is not re-classified until ``reject_memory`` seconds have passed, so a
+street of traffic costs one CNN run per car per interval rather than one per
+frame. It is classified again sooner if it grew by half since (more of it came
+into view: someone walking in from the border), and a proposal that covers
+most of a person track is always classified.
 """
 from __future__ import annotations
 
@@ -46,6 +54,36 @@ class Track:
     hits: int = 1  # positive classifications on motion regions
 
 
+@dataclass
+class Rejected:
+    """A moving region the CNN confidently rejected, followed while it keeps moving."""
+
+    box: Box
+    classified: float  # when the CNN last looked at it
+    seen: float  # when a proposal last matched it
+    classified_area: float  # the box's area then
+    velocity: tuple[float, float] = (0.0, 0.0)  # of the box centre, pixels per second
+
+    def predicted(self, timestamp: float) -> Box:
+        dt = timestamp - self.seen
+        return Box(self.box.x + self.velocity[0] * dt, self.box.y + self.velocity[1] * dt, self.box.w, self.box.h)
+
+    def follows(self, box: Box, timestamp: float) -> bool:
+        """Does ``box`` look like this object moved on (overlaps where it should be, similar size)?"""
+        ratio = box.area / max(self.box.area, 1e-6)
+        return 0.5 <= ratio <= 2.0 and iou(self.predicted(timestamp), box) >= 0.3
+
+    def still_holds(self, box: Box, timestamp: float, memory: float) -> bool:
+        """Is the rejection still good for ``box``: recent, and not much more of the object in view since?"""
+        return timestamp - self.classified < memory and box.area < 1.5 * self.classified_area
+
+    def move(self, box: Box, timestamp: float) -> None:
+        dt = timestamp - self.seen
+        if dt > 0:
+            self.velocity = ((box.cx - self.box.cx) / dt, (box.cy - self.box.cy) / dt)
+        self.box, self.seen = box, timestamp
+
+
 def iou(a: Box, b: Box) -> float:
     inter = a.intersection_area(b)
     union = a.area + b.area - inter
@@ -69,7 +107,9 @@ class PersonStage:
         self.threshold = threshold
         self.person_scale = person_scale
         self.tracks: list[Track] = []
+        self.rejected: list[Rejected] = []
         self.inferences = 0
+        self.remembered = 0  # proposals not classified because they follow a recently rejected object
         self.skipped = 0  # candidates left unclassified by the per-frame cap or the MCU budget
 
     def process(
@@ -91,7 +131,7 @@ class PersonStage:
         it: a track is re-checked (the CNN run) only above ``recheck_foreground``.
         """
         self._expire(timestamp)
-        candidates: list[tuple[Box, bool]] = [(p, False) for p in proposals]
+        candidates: list[tuple[Box, bool]] = [(p, False) for p in self._unremembered(proposals, timestamp)]
         for track in self.tracks:
             due = track.hits >= self.cfg.recheck_after_hits and frame_index - track.last_checked_frame >= self.cfg.recheck_every
             if not due or any(iou(track.box, p) > 0.2 for p in proposals):
@@ -116,7 +156,47 @@ class PersonStage:
         for (box, tracked), score in zip(candidates, scores):
             detections.append(Detection(box, float(score), bool(score >= self.threshold), tracked))
         self._update_tracks(frame_index, timestamp, detections, snapshot)
+        self._remember_rejections(timestamp, detections)
         return detections
+
+    def _unremembered(self, proposals: list[Box], timestamp: float) -> list[Box]:
+        """The proposals that need the CNN: all but those following a recently rejected object."""
+        self.rejected = [r for r in self.rejected if timestamp - r.seen <= self.cfg.reject_memory]
+        if not self.rejected:
+            return proposals
+        out = []
+        for p in proposals:
+            r = self._rejected_match(p, timestamp)
+            if r is not None and r.still_holds(p, timestamp, self.cfg.reject_memory) and not self._covers_track(p):
+                r.move(p, timestamp)
+                self.remembered += 1
+                continue
+            out.append(p)
+        return out
+
+    def _covers_track(self, box: Box) -> bool:
+        """Does ``box`` cover most of a person track (someone may have merged into the blob)?"""
+        return any(t.box.intersection_area(box) >= 0.5 * t.box.area for t in self.tracks)
+
+    def _rejected_match(self, box: Box, timestamp: float) -> Rejected | None:
+        return next((r for r in self.rejected if r.follows(box, timestamp)), None)
+
+    def _remember_rejections(self, timestamp: float, detections: list[Detection]) -> None:
+        """Follow moving regions scored below ``reject_below``; forget one the CNN found less sure of."""
+        if self.cfg.reject_memory <= 0:
+            return
+        for det in detections:
+            if det.from_track:
+                continue
+            r = self._rejected_match(det.box, timestamp)
+            if det.score >= self.cfg.reject_below:
+                if r is not None:
+                    self.rejected.remove(r)
+            elif r is not None:
+                r.move(det.box, timestamp)
+                r.classified, r.classified_area = timestamp, det.box.area
+            else:
+                self.rejected.append(Rejected(det.box, timestamp, timestamp, det.box.area))
 
     def _expire(self, timestamp: float) -> None:
         """Drop tracks without a counted positive for ``track_ttl``, or kept by re-checks alone too long."""

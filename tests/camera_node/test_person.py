@@ -85,3 +85,50 @@ def test_a_track_at_the_frame_border_is_let_go_sooner():
     for i in range(1, 6):
         run(s, i, differs=0.9)
     assert s.tracks == []
+
+
+def car(frame: int, size: float = 60.0) -> Box:
+    """A region moving right at 5 px a frame."""
+    return Box(20 + 5 * frame, 100, size, size)
+
+
+def cnn_runs(s, frames, box=car) -> list[int]:
+    runs = []
+    for i in frames:
+        before = s.inferences
+        run(s, i, [box(i)])
+        runs.append(s.inferences - before)
+    return runs
+
+
+def test_a_confidently_rejected_moving_region_is_followed_without_the_cnn_until_its_memory_lapses():
+    s = stage(threshold=1.0, reject_below=1.0, reject_memory=0.5)  # every score a confident rejection
+    assert cnn_runs(s, range(8)) == [1, 0, 0, 0, 0, 1, 0, 0]  # frames are 0.1 s apart
+    assert s.remembered == 6 and s.tracks == []
+
+
+def test_memory_can_be_switched_off_and_unsure_rejections_are_not_remembered():
+    assert cnn_runs(stage(threshold=1.0, reject_below=1.0, reject_memory=0.0), range(4)) == [1, 1, 1, 1]
+    assert cnn_runs(stage(threshold=1.0, reject_below=0.0, reject_memory=0.5), range(4)) == [1, 1, 1, 1]
+
+
+def test_a_region_that_does_not_move_on_like_the_rejected_one_is_classified():
+    s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0)
+    cnn_runs(s, [0])
+    assert cnn_runs(s, [1], lambda i: Box(300, 100, 60, 60)) == [1]  # somewhere else
+    assert cnn_runs(s, [2], lambda i: car(i, size=200)) == [1]  # 11x the area: something else (someone walked in)
+
+
+def test_a_rejected_region_that_grew_by_half_is_classified_again():
+    s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0)
+    def walking_in(i):  # someone coming into view from the border: 21% more area each frame
+        return car(i, size=60 * 1.1**i)
+
+    assert cnn_runs(s, range(7), walking_in) == [1, 0, 0, 1, 0, 0, 1]  # 1.21^3 = 1.77x the area last classified
+
+
+def test_a_region_covering_a_person_track_is_always_classified():
+    s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0)
+    cnn_runs(s, [0])
+    s.tracks = [Track(Box(30, 110, 20, 40), 0.95, 0.0, 0, hits=2)]  # a person inside the car's box
+    assert cnn_runs(s, [1, 2]) == [1, 1]

@@ -53,7 +53,7 @@ def test_missing_source_exits_non_zero(tmp_path, capsys):
 
 
 BUSY_OVERHEAD = pytest.mark.xfail(
-    strict=True, reason="known: cars move in half the frames of the overhead video; the CNN runs on ~17% of them "
+    strict=True, reason="known: cars move in half the frames of the overhead video; the CNN runs on ~11% of them "
                         "(issue 3's < 10% not met on this video)"
 )
 
