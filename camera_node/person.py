@@ -131,7 +131,8 @@ class PersonStage:
         it: a track is re-checked (the CNN run) only above ``recheck_foreground``.
         """
         self._expire(timestamp)
-        candidates: list[tuple[Box, bool]] = [(p, False) for p in self._unremembered(proposals, timestamp)]
+        unremembered, followed = self._unremembered(proposals, timestamp)
+        candidates: list[tuple[Box, bool]] = [(p, False) for p in unremembered]
         for track in self.tracks:
             due = track.hits >= self.cfg.recheck_after_hits and frame_index - track.last_checked_frame >= self.cfg.recheck_every
             if not due or any(iou(track.box, p) > 0.2 for p in proposals):
@@ -156,42 +157,41 @@ class PersonStage:
         for (box, tracked), score in zip(candidates, scores):
             detections.append(Detection(box, float(score), bool(score >= self.threshold), tracked))
         self._update_tracks(frame_index, timestamp, detections, snapshot)
-        self._remember_rejections(timestamp, detections)
+        self._remember_rejections(timestamp, detections, followed)
         return detections
 
-    def _unremembered(self, proposals: list[Box], timestamp: float) -> list[Box]:
-        """The proposals that need the CNN: all but those following a recently rejected object."""
+    def _unremembered(self, proposals: list[Box], timestamp: float) -> tuple[list[Box], dict[int, Rejected]]:
+        """The proposals that need the CNN (all but those following a recently rejected object), and the
+        rejected object each of them follows, if any (keyed by ``id`` of the proposal)."""
         self.rejected = [r for r in self.rejected if timestamp - r.seen <= self.cfg.reject_memory]
-        if not self.rejected:
-            return proposals
-        out = []
+        out: list[Box] = []
+        followed: dict[int, Rejected] = {}
         for p in proposals:
-            r = self._rejected_match(p, timestamp)
+            r = next((r for r in self.rejected if r.follows(p, timestamp)), None)
             if r is not None and r.still_holds(p, timestamp, self.cfg.reject_memory) and not self._covers_track(p):
                 r.move(p, timestamp)
                 self.remembered += 1
                 continue
             out.append(p)
-        return out
+            if r is not None:
+                followed[id(p)] = r
+        return out, followed
 
     def _covers_track(self, box: Box) -> bool:
         """Does ``box`` cover most of a person track (someone may have merged into the blob)?"""
         return any(t.box.intersection_area(box) >= 0.5 * t.box.area for t in self.tracks)
 
-    def _rejected_match(self, box: Box, timestamp: float) -> Rejected | None:
-        return next((r for r in self.rejected if r.follows(box, timestamp)), None)
-
-    def _remember_rejections(self, timestamp: float, detections: list[Detection]) -> None:
+    def _remember_rejections(self, timestamp: float, detections: list[Detection], followed: dict[int, Rejected]) -> None:
         """Follow moving regions scored below ``reject_below``; forget one the CNN found less sure of."""
         if self.cfg.reject_memory <= 0:
             return
         for det in detections:
             if det.from_track:
                 continue
-            r = self._rejected_match(det.box, timestamp)
+            r = followed.get(id(det.box))
             if det.score >= self.cfg.reject_below:
                 if r is not None:
-                    self.rejected.remove(r)
+                    self.rejected = [x for x in self.rejected if x is not r]
             elif r is not None:
                 r.move(det.box, timestamp)
                 r.classified, r.classified_area = timestamp, det.box.area
