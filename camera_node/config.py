@@ -87,6 +87,7 @@ class DetectorConfig(_Strict):
     recheck_foreground: float = Field(0.15, ge=0, le=1, description="A re-check counts only if this share of the box differs from the empty background saved when the person last moved.")
     reject_memory: float = Field(1.0, ge=0, description="Seconds a moving region the CNN confidently rejected (a passing car) is followed without re-classifying it (0 = classify every frame).")
     reject_below: float = Field(0.5, ge=0, le=1, description="Score under which a rejection counts as confident (followed by reject_memory).")
+    regrowth_interval: float = Field(0.2, ge=0, description="A remembered rejection that grew by half is classified again, but not sooner than this many seconds after its last classification (frames that close are near-duplicates).")
     max_inferences_per_frame: int = Field(6, ge=1, description="Cap on CNN runs per frame.")
 
 

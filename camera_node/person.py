@@ -14,9 +14,11 @@ Moving things the CNN confidently rejected (a passing car) are remembered
 too: a proposal that moves on like one of them (predicted position, similar
 size) is not re-classified until ``reject_memory`` seconds have passed, so a
 street of traffic costs one CNN run per car per interval rather than one per
-frame. It is classified again sooner if it grew by half since (more of it came
-into view: someone walking in from the border), and a proposal that covers
-most of a person track is always classified.
+frame. The pieces a remembered object's blob breaks into are judged together,
+as their union. It is classified again sooner if it grew by half since (more of
+it came into view: someone walking in from the border) — though not within
+``regrowth_interval`` of its last look, as frames that close are near-duplicates —
+and a proposal that covers most of a person track is always classified.
 """
 from __future__ import annotations
 
@@ -69,13 +71,19 @@ class Rejected:
         return Box(self.box.x + self.velocity[0] * dt, self.box.y + self.velocity[1] * dt, self.box.w, self.box.h)
 
     def follows(self, box: Box, timestamp: float) -> bool:
-        """Does ``box`` look like this object moved on (overlaps where it should be, similar size)?"""
-        ratio = box.area / max(self.box.area, 1e-6)
-        return 0.5 <= ratio <= 2.0 and iou(self.predicted(timestamp), box) >= 0.3
+        """Is ``box`` this object, or a part of it, moved on: at most twice its size, and mostly on
+        where it was last seen or where its motion puts it now (a blob's centre jitters from frame
+        to frame, so neither place alone is reliable)?"""
+        if box.area > 2.0 * self.box.area:
+            return False
+        return any(box.intersection_area(place) >= 0.5 * min(box.area, place.area)
+                   for place in (self.box, self.predicted(timestamp)))
 
-    def still_holds(self, box: Box, timestamp: float, memory: float) -> bool:
-        """Is the rejection still good for ``box``: recent, and not much more of the object in view since?"""
-        return timestamp - self.classified < memory and box.area < 1.5 * self.classified_area
+    def still_holds(self, box: Box, timestamp: float, memory: float, regrowth_interval: float) -> bool:
+        """Is the rejection still good for ``box``: recent, and not much more of the object in view
+        since, or so little time since that a new look would see nearly the same frame?"""
+        age = timestamp - self.classified
+        return age < memory and (box.area < 1.5 * self.classified_area or age < regrowth_interval)
 
     def move(self, box: Box, timestamp: float) -> None:
         dt = timestamp - self.seen
@@ -88,6 +96,13 @@ def iou(a: Box, b: Box) -> float:
     inter = a.intersection_area(b)
     union = a.area + b.area - inter
     return inter / union if union > 0 else 0.0
+
+
+def union(boxes: list[Box]) -> Box:
+    """The smallest box holding all of ``boxes``."""
+    x0, y0 = min(b.x for b in boxes), min(b.y for b in boxes)
+    x1, y1 = max(b.x + b.w for b in boxes), max(b.y + b.h for b in boxes)
+    return Box(x0, y0, x1 - x0, y1 - y0)
 
 
 def scale_box(box: Box, factor: float) -> Box:
@@ -161,21 +176,31 @@ class PersonStage:
         return detections
 
     def _unremembered(self, proposals: list[Box], timestamp: float) -> tuple[list[Box], dict[int, Rejected]]:
-        """The proposals that need the CNN (all but those following a recently rejected object), and the
-        rejected object each of them follows, if any (keyed by ``id`` of the proposal)."""
+        """The proposals that need the CNN (all but the parts of a recently rejected object), and the
+        rejected object each of them follows, if any (keyed by ``id`` of the proposal).
+
+        Proposals are matched against where each remembered object should be now; the parts one object
+        splits into (a car's blob breaking up) are judged together, as their union."""
         self.rejected = [r for r in self.rejected if timestamp - r.seen <= self.cfg.reject_memory]
-        out: list[Box] = []
-        followed: dict[int, Rejected] = {}
+        owner: dict[int, Rejected] = {}
+        parts: dict[int, list[Box]] = {}
         for p in proposals:
             r = next((r for r in self.rejected if r.follows(p, timestamp)), None)
-            if r is not None and r.still_holds(p, timestamp, self.cfg.reject_memory) and not self._covers_track(p):
-                r.move(p, timestamp)
-                self.remembered += 1
-                continue
-            out.append(p)
             if r is not None:
-                followed[id(p)] = r
-        return out, followed
+                owner[id(p)] = r
+                parts.setdefault(id(r), []).append(p)
+        held: set[int] = set()
+        for r in self.rejected:
+            mine = parts.get(id(r))
+            if not mine:
+                continue
+            whole = union(mine)
+            if r.still_holds(whole, timestamp, self.cfg.reject_memory, self.cfg.regrowth_interval) and not any(self._covers_track(p) for p in mine):
+                r.move(whole, timestamp)
+                held.update(id(p) for p in mine)
+        self.remembered += len(held)
+        out = [p for p in proposals if id(p) not in held]
+        return out, {id(p): owner[id(p)] for p in out if id(p) in owner}
 
     def _covers_track(self, box: Box) -> bool:
         """Does ``box`` cover most of a person track (someone may have merged into the blob)?"""

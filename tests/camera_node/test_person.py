@@ -127,6 +127,33 @@ def test_a_rejected_region_that_grew_by_half_is_classified_again():
     assert cnn_runs(s, range(7), walking_in) == [1, 0, 0, 1, 0, 0, 1]  # 1.21^3 = 1.77x the area last classified
 
 
+def test_a_grown_rejected_region_is_not_looked_at_again_within_the_regrowth_interval():
+    s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0, regrowth_interval=0.25)
+    def entering(i):  # a car driving in from the border: 1.7x the area every frame
+        return car(i, size=60 * 1.3**i)
+
+    assert cnn_runs(s, range(6), entering) == [1, 0, 0, 1, 0, 0]  # frames 0.1 s apart: at most one look per 0.25 s
+
+
+def test_the_pieces_a_rejected_region_breaks_into_are_still_that_region():
+    s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0)
+    cnn_runs(s, [0], lambda i: Box(20, 100, 120, 60))  # a car's blob
+    def halves(i):  # its front and back, apart, moving on with it
+        return [Box(20 + 5 * i, 100, 50, 60), Box(90 + 5 * i, 100, 50, 60)]
+
+    for i in (1, 2):
+        before = s.inferences
+        run(s, i, halves(i))
+        assert s.inferences == before
+    assert s.remembered == 4
+
+
+def test_a_rejected_region_is_followed_even_when_its_blob_jitters():
+    s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0)
+    jitter = [0, 20, -5, 20, 0]  # the blob's centre jumps back and forth: no steady velocity to predict from
+    assert cnn_runs(s, range(5), lambda i: Box(100 + jitter[i], 100, 60, 60)) == [1, 0, 0, 0, 0]
+
+
 def test_a_region_covering_a_person_track_is_always_classified():
     s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0)
     cnn_runs(s, [0])

@@ -52,12 +52,6 @@ def test_missing_source_exits_non_zero(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
-BUSY_OVERHEAD = pytest.mark.xfail(
-    strict=True, reason="known: cars move in half the frames of the overhead video; the CNN runs on ~11% of them "
-                        "(issue 3's < 10% not met on this video)"
-)
-
-
 @pytest.fixture(scope="module")
 def real_scenario(tmp_path_factory):
     out = tmp_path_factory.mktemp("scenario")
@@ -107,10 +101,8 @@ def test_distractor_videos_alone_raise_no_alert(distractor_run):
     assert report["metrics"]["recorders"]["motion-only"]["events"] >= 1  # there is motion to resist
 
 
-def test_the_cnn_runs_on_under_a_tenth_of_a_person_free_video(distractor_run, request):
-    video, report = distractor_run
-    if video == "traffic_overhead.avi":
-        request.applymarker(BUSY_OVERHEAD)
+def test_the_cnn_runs_on_under_a_tenth_of_a_person_free_video(distractor_run):
+    _, report = distractor_run
     assert report["metrics"]["cnn_share_person_free_frames"] < 0.10
 
 
