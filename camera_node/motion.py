@@ -6,7 +6,10 @@
   that still covers most of the frame (a scene cut, lights in one half)
   is a *global change*: the background is re-learnt, nothing is proposed.
 * Repetitive motion (swaying trees, water) raises the per-pixel variance
-  the model keeps, and with it that pixel's threshold.
+  the model keeps, and with it that pixel's threshold. A moving pixel adds
+  at most a threshold-sized deviation to that variance (a winsorised
+  update), so a stream of people walking through the same spot does not
+  teach the model to ignore people there.
 * Foreground that stops changing (a parked object) is absorbed into the
   background after ``absorb_frames``; people who stand still are kept alive
   by the person stage's re-checks. A *ghost* — the spot an absorbed object
@@ -116,7 +119,11 @@ class MotionDetector:
         rate = np.where(fg, self.cfg.learning_rate * 0.1, self.cfg.learning_rate).astype(np.float32)
         delta = frame - self._bg
         self._bg += rate * delta
-        self._var += rate * (delta * delta - self._var)
+        # A moving pixel is an outlier to the background: it adds at most a threshold-sized deviation
+        # to the variance, so flicker that keeps coming back still raises it, but people passing do not.
+        sq = delta * delta
+        sq = np.where(fg, np.minimum(sq, self.cfg.threshold**2 * self._var), sq)
+        self._var += rate * (sq - self._var)
         np.maximum(self._var, _MIN_VAR, out=self._var)
         unchanged = fg & (np.abs(frame - self._prev) < self.cfg.min_diff)
         self._static = np.where(unchanged, self._static + 1, 0).astype(np.uint16)

@@ -67,6 +67,15 @@ def test_swaying_texture_is_learnt_as_noise_and_people_still_show():
     assert box.intersects(Box(50, 30, 6, 16))
 
 
+def test_a_stream_of_people_through_the_same_spot_does_not_blind_it():
+    det = learnt()
+    for _ in range(8):  # a crowd: one person after another walking slowly over the same spot
+        for x in range(30, 50):
+            det.update(frame(with_person(x, 30)))
+    (box,) = det.update(frame(with_person(40, 30))).proposals  # the next one is still seen
+    assert box.intersects(Box(40, 30, 6, 16)) and box.h >= 12
+
+
 def test_the_ghost_of_an_absorbed_object_is_not_proposed():
     det = learnt(absorb_frames=10)
     parked = with_person(40, 30)

@@ -86,6 +86,14 @@ def test_real_scenario_meets_the_acceptance_figures(real_scenario, tmp_path, bro
     collector.close()
 
 
+def test_a_crowd_on_a_real_street_stays_one_event_seen_throughout(tmp_path):
+    seq = need(DATA / "mot15" / "TUD-Stadtmitte")  # people walk through the same spots for 7 s
+    report = simulate(NodeConfig(), str(seq / "TUD-Stadtmitte.mp4"), tmp_path, gt=seq / "gt" / "gt.txt", progress=False)
+    node = report["metrics"]["recorders"]["node"]
+    assert node["events"] == node["events_caught"] == 1
+    assert node["frame_recall"] >= 0.95
+
+
 @pytest.fixture(scope="module", params=["traffic_overhead.avi", "traffic_suburban.avi"])
 def distractor_run(request, tmp_path_factory):
     path = need(DATA / "distractors" / request.param)
