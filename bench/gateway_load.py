@@ -164,8 +164,9 @@ def gateways_run(url: str, prefix: str, dsn: str, count: int, work: Path, args) 
         }
         path = work / f"gw-{run}-{g}.yaml"
         path.write_text(yaml.safe_dump(cfg))
-        procs.append(subprocess.Popen([sys.executable, "-m", "smartcam", "gateway", "run", "--config", str(path)],
-                                      stdout=subprocess.DEVNULL, stderr=open(work / f"gw-{run}-{g}.log", "w"), cwd=REPO))
+        with open(work / f"gw-{run}-{g}.log", "w") as log:  # the child keeps its own copy of the handle
+            procs.append(subprocess.Popen([sys.executable, "-m", "smartcam", "gateway", "run", "--config", str(path)],
+                                          stdout=subprocess.DEVNULL, stderr=log, cwd=REPO))
         ports.append(port)
     for port in ports:
         _wait_http(port)

@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--video", help="video to time (default: a 768x576 7 fps scenario built from --data)")
     parser.add_argument("--data", type=Path, default=default_data_root())
     args = parser.parse_args()
-    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     cv2.setNumThreads(1)
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     video = args.video

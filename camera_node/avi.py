@@ -36,7 +36,7 @@ class MjpegAviWriter:
         self.path = Path(path)
         self.width, self.height, self.fps = width, height, fps
         self._chunks: list[tuple[int, int]] = []  # (offset from 'movi' fourcc, size)
-        self._f = open(self.path, "wb")
+        self._f = open(self.path, "wb")  # noqa: SIM115 - held until close() finishes the index
         try:
             self._f.write(self._header(0, 0))
         except OSError:
@@ -86,7 +86,7 @@ class MjpegAviWriter:
 
     def _header(self, frames: int, max_chunk: int, riff_size: int = 0, movi_size: int = 4) -> bytes:
         w, h = self.width, self.height
-        rate, scale = int(round(self.fps * 1000)), 1000
+        rate, scale = round(self.fps * 1000), 1000
         avih = struct.pack("<IIIIIIIIII4I", int(1e6 / self.fps), max_chunk * int(self.fps + 1), 0, _AVIF_HASINDEX, frames, 0, 1, max_chunk, w, h, 0, 0, 0, 0)
         strh = struct.pack("<4s4sIHHIIIIIIIIhhhh", b"vids", b"MJPG", 0, 0, 0, 0, scale, rate, 0, frames, max_chunk, 0xFFFFFFFF, 0, 0, 0, w, h)
         strf = struct.pack("<IiiHH4sIiiII", 40, w, h, 1, 24, b"MJPG", w * h * 3, 0, 0, 0, 0)

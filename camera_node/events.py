@@ -125,7 +125,7 @@ class EventStateMachine:
     def _start(self, frame_index: int, ts: float, first_index: int, first_ts: float, people) -> EventChange:
         best, _ = max(people, key=lambda p: p[0].score) if people else (None, None)
         ev = Event(
-            event_id=f"{int(round(first_ts * 1000))}-{self.camera_id}-{self.boot_id}",
+            event_id=f"{round(first_ts * 1000)}-{self.camera_id}-{self.boot_id}",
             start_time=first_ts,
             start_frame=first_index,
             alert_time=ts,

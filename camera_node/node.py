@@ -62,7 +62,7 @@ class EventSink:
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = Path(out_dir)
         (self.out_dir / "thumbs").mkdir(parents=True, exist_ok=True)
-        self._events = open(self.out_dir / "events.jsonl", "w")
+        self._events = open(self.out_dir / "events.jsonl", "w")  # noqa: SIM115 - appended to until close()
         self.records: list[dict] = []
 
     def thumbnail(self, event_id: str, data: bytes) -> Path:

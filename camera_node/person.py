@@ -195,7 +195,8 @@ class PersonStage:
             if not mine:
                 continue
             whole = union(mine)
-            if r.still_holds(whole, timestamp, self.cfg.reject_memory, self.cfg.regrowth_interval) and not any(self._covers_track(p) for p in mine):
+            holds = r.still_holds(whole, timestamp, self.cfg.reject_memory, self.cfg.regrowth_interval)
+            if holds and not any(self._covers_track(p) for p in mine):
                 r.move(whole, timestamp)
                 held.update(id(p) for p in mine)
         self.remembered += len(held)

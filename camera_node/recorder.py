@@ -173,6 +173,8 @@ class Recorder:
         if scale < 1:
             crop = cv2.resize(crop, (max(1, int(crop.shape[1] * scale)), max(1, int(crop.shape[0] * scale))), interpolation=cv2.INTER_AREA)
         ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, self.cfg.thumbnail_quality])
+        if not ok:
+            raise ValueError("thumbnail does not encode")
         data = buf.tobytes()
         self.ledger.thumbnail_bytes += len(data)
         return data

@@ -68,7 +68,7 @@ def load_sequence(seq_dir: Path) -> Sequence:
     frames, fps = read_video(video)
     tracks: dict[int, dict[int, tuple[int, int, int, int]]] = {}
     for frame, track, b in parse_mot_rows((Path(seq_dir) / "gt" / "gt.txt").read_text()):
-        tracks.setdefault(track, {})[frame - 1] = tuple(int(round(v)) for v in (b.x, b.y, b.w, b.h))
+        tracks.setdefault(track, {})[frame - 1] = tuple(round(v) for v in (b.x, b.y, b.w, b.h))
     return Sequence(frames, tracks, fps, Path(seq_dir).name)
 
 
@@ -169,7 +169,7 @@ def build_scenario(
     size = size or first.frames[0].shape[1::-1]
     out = ScenarioWriter(out_dir / "scenario.avi", size, fps, seed)
     def empty(bg: np.ndarray, seconds: float, kind: str = "empty", gain_dip: float = 0.0) -> None:
-        n = int(round(seconds * fps))
+        n = round(seconds * fps)
         for i in range(n):
             gain = 1.0 - gain_dip * np.sin(np.pi * i / max(n - 1, 1)) ** 2
             out.add(np.clip(bg.astype(np.float32) * gain, 0, 255).astype(np.uint8), False)
@@ -177,7 +177,7 @@ def build_scenario(
 
     def person_segment(seq: Sequence, bg: np.ndarray, chosen: list[int]) -> None:
         others = [t for t in seq.tracks if t not in chosen]
-        n = int(round(len(seq.frames) / seq.fps * fps))
+        n = round(len(seq.frames) / seq.fps * fps)
         for i in range(n):
             src = min(len(seq.frames) - 1, int(i * seq.fps / fps))
             keep = [seq.tracks[t][src] for t in chosen if src in seq.tracks[t]]
@@ -187,7 +187,7 @@ def build_scenario(
 
     def distractor(path: Path, seconds: float) -> None:
         frames, src_fps = read_video(path)
-        n = min(int(round(seconds * fps)), int(len(frames) / src_fps * fps))
+        n = min(round(seconds * fps), int(len(frames) / src_fps * fps))
         for i in range(n):
             out.add(frames[min(len(frames) - 1, int(i * src_fps / fps))], False)
         out.segment("distractor", n, video=path.name)

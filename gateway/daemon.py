@@ -174,7 +174,7 @@ class GatewayDaemon:
             try:
                 self.ingestor.handle(msg.topic, msg.payload)
                 break
-            except Exception as exc:  # store trouble: keep the message, retry with backoff
+            except Exception as exc:  # noqa: BLE001 - store trouble of any kind: keep the message, retry with backoff
                 if self._stop.is_set():
                     return  # stopping: not acked, the broker redelivers
                 logger.error("store error, will retry: %s", exc)
@@ -204,7 +204,7 @@ class GatewayDaemon:
         while not self._stop.wait(self.cfg.retention.sweep_every):
             try:
                 sweep(self.store, self.media, self.cfg.retention)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a failed sweep must not stop the daemon; the next one retries
                 logger.error("retention sweep failed: %s", exc)
 
     def metrics(self) -> dict:

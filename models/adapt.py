@@ -58,7 +58,7 @@ def site_fpr(model: Path | bytes, threshold: float, crops: CropSet) -> float:
 
 def split_in_time(crops: CropSet, fraction: float = 0.7) -> tuple[CropSet, CropSet]:
     """The first ``fraction`` of the (time-ordered) crops to adapt on, the rest held out to measure."""
-    cut = int(round(len(crops) * fraction))
+    cut = round(len(crops) * fraction)
     return crops.subset(np.arange(cut)), crops.subset(np.arange(cut, len(crops)))
 
 

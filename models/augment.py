@@ -47,7 +47,7 @@ def augment_batch(crops: np.ndarray, rng: np.random.Generator, cfg: AugmentConfi
 def _stretch(img: np.ndarray, factor: float) -> np.ndarray:
     """Scale the width by ``factor``, then centre-crop or edge-pad back to square."""
     size = img.shape[0]
-    width = max(1, int(round(size * factor)))
+    width = max(1, round(size * factor))
     wide = cv2.resize(img, (width, size), interpolation=cv2.INTER_LINEAR)
     if width >= size:
         left = (width - size) // 2

@@ -89,7 +89,7 @@ class EmbeddedBroker:
             fut = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop)
             try:
                 fut.result(10)
-            except Exception as e:  # shutting down: nothing left to protect
+            except Exception as e:  # noqa: BLE001 - shutting down: nothing left to protect
                 logger.debug("amqtt shutdown: %s", e)
             self._loop.call_soon_threadsafe(self._loop.stop)
         self._tmp.cleanup()

@@ -148,7 +148,7 @@ def motion_boxes(prev: np.ndarray, cur: np.ndarray, min_area: int = 64, max_boxe
     diff = cv2.absdiff(cv2.GaussianBlur(prev, (5, 5), 0), cv2.GaussianBlur(cur, (5, 5), 0))
     _, mask = cv2.threshold(diff, 20, 255, cv2.THRESH_BINARY)
     mask = cv2.dilate(mask, np.ones((5, 5), np.uint8), iterations=2)
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask)
     comps = sorted((s for s in stats[1:] if s[cv2.CC_STAT_AREA] >= min_area), key=lambda s: -s[cv2.CC_STAT_AREA])
     return [Box(float(s[0]), float(s[1]), float(s[2]), float(s[3])) for s in comps[:max_boxes]]
 

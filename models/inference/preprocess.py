@@ -92,8 +92,8 @@ def _span(centre: float, length: float, limit: int) -> tuple[int, int]:
     than from replicated edge pixels (smeared streaks the CNN would learn as
     a cue); only a region larger than the frame is padded.
     """
-    start = int(round(centre - length / 2))
-    end = max(start + 1, int(round(centre + length / 2)))
+    start = round(centre - length / 2)
+    end = max(start + 1, round(centre + length / 2))
     if end - start <= limit:
         shift = max(0, -start) - max(0, end - limit)
         start, end = start + shift, end + shift

@@ -15,9 +15,11 @@ from models.inference.measure import CALIBRATION
 
 
 def usage(**kw):
-    base = dict(model_bytes=75_000, arena_bytes=36_000, macs=CALIBRATION["macs"], max_jpeg_bytes=40_000, peak_ring_bytes=600_000,
-                person_frame_bytes=76_800, motion_model_bytes=38_400, seconds=3600.0, frames=25_200, inferences=0,
-                peak_inferences_per_second=2, sent_bytes=0, sd_bytes=0)
+    base = {
+        "model_bytes": 75_000, "arena_bytes": 36_000, "macs": CALIBRATION["macs"], "max_jpeg_bytes": 40_000,
+        "peak_ring_bytes": 600_000, "person_frame_bytes": 76_800, "motion_model_bytes": 38_400, "seconds": 3600.0,
+        "frames": 25_200, "inferences": 0, "peak_inferences_per_second": 2, "sent_bytes": 0, "sd_bytes": 0,
+    }
     return Usage(**{**base, **kw})
 
 

@@ -73,7 +73,7 @@ def test_a_reboot_mid_event_ends_it_and_never_reuses_its_id(broker_url, tmp_path
         by_id.setdefault(m.event_id, []).append(m)
     assert set(by_id) == {interrupted, fresh}
     old = by_id[interrupted]
-    assert [m.type for m in old][0] == "new" and old[-1].type == "end" and sum(m.type == "end" for m in old) == 1
+    assert next(m.type for m in old) == "new" and old[-1].type == "end" and sum(m.type == "end" for m in old) == 1
     assert old[-1].seq > max(m.seq for m in old[:-1]) and old[-1].end_time >= old[0].start_time
     assert by_id[fresh][-1].type == "end"
 

@@ -37,7 +37,7 @@ def test_unreadable_files_are_skipped_and_counted(tmp_path):
     s = Spool(tmp_path, 10_000)
     s.put(msg(1))
     s.put(msg(2))
-    sorted(tmp_path.glob("*.msg"))[0].write_bytes(b"junk")
+    min(tmp_path.glob("*.msg")).write_bytes(b"junk")
     assert drain(s) == [2] and s.dropped == 1
 
 

@@ -52,7 +52,7 @@ def test_size_cap_deletes_oldest_first_and_is_never_exceeded(ingest, store, medi
 
 
 def test_orphan_files_and_temp_files_are_swept(store, media, tmp_path):
-    sha, rel = media.put(jpeg())  # a file whose row never got written (crash between the two)
+    media.put(jpeg())  # a file whose row never got written (crash between the two)
     (media.root / "ab").mkdir(exist_ok=True)
     (media.root / "ab" / ".deadbeef.123.tmp").write_bytes(b"partial")
     result = sweep(store, media, RetentionConfig(), orphan_grace=0)

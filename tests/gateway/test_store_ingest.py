@@ -19,7 +19,7 @@ def jpeg(w=40, h=60, color=(200, 30, 30)) -> bytes:
 
 
 def ev(kind, seq, camera="cam1", event_id="1000-cam1", **kw) -> bytes:
-    fields = dict(type=kind, event_id=event_id, camera=camera, seq=seq, start_time=1000.0, score=0.5 + seq / 100)
+    fields = {"type": kind, "event_id": event_id, "camera": camera, "seq": seq, "start_time": 1000.0, "score": 0.5 + seq / 100}
     fields.update(kw)
     return contract.EventMessage(**fields).to_bytes()
 

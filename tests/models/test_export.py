@@ -41,7 +41,7 @@ def test_header_carries_arena_input_threshold_and_ops(exported):
 
 
 def test_model_card_json_and_markdown(exported):
-    out, card = exported
+    out, _card = exported
     doc = json.loads((out / "model_card.json").read_text())
     assert doc["threshold"] == 0.7 and set(doc["budgets"]) == set(BUDGETS)
     md = (out / "MODEL_CARD.md").read_text()

@@ -59,4 +59,4 @@ def test_wrong_crop_shape_is_a_clear_error():
 
 def test_inference_runtime_never_imports_tensorflow():
     code = "import sys, models.inference, models.predict, models.adapt; sys.exit('tensorflow' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
