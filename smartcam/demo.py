@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import cv2
@@ -64,9 +65,20 @@ def plan_cameras(data_root: Path, work: Path) -> list[tuple[str, Path, Path]]:
     return cameras
 
 
+def _clear_previous_run(out_dir: Path) -> None:
+    """Remove the store, node outputs and report an earlier demo run wrote to ``out_dir``."""
+    for name in ("gateway", "nodes", "report"):
+        shutil.rmtree(out_dir / name, ignore_errors=True)
+    (out_dir / "truth.json").unlink(missing_ok=True)
+
+
 def run_demo(data_root: Path, out_dir: Path, prefer_mosquitto: bool = True) -> dict:
-    """Broker + gateway + nodes -> report; returns a summary with the report path."""
+    """Broker + gateway + nodes -> report; returns a summary with the report path.
+
+    Each run starts from an empty store: what an earlier run left in ``out_dir`` is removed first,
+    so the totals are this run's."""
     out_dir = Path(out_dir)
+    _clear_previous_run(out_dir)
     cameras = plan_cameras(Path(data_root), out_dir / "scenarios")
     with EmbeddedBroker(prefer_mosquitto) as url:
         cfg = GatewayConfig(

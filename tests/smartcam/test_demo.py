@@ -18,6 +18,12 @@ def test_demo_without_data_runs_end_to_end(tmp_path, prefer_mosquitto):
     assert set(doc["detection"]) == {"synthetic"}
 
 
+def test_running_the_demo_again_starts_from_an_empty_store(tmp_path):
+    first = run_demo(tmp_path / "no-data", tmp_path / "demo")
+    again = run_demo(tmp_path / "no-data", tmp_path / "demo")
+    assert again["total"]["frames"] == first["total"]["frames"] > 0  # not the two runs added up
+
+
 def test_demo_command_prints_the_report_path(tmp_path, capsys):
     assert main(["demo", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "d")]) == 0
     assert "report:" in capsys.readouterr().out
