@@ -188,9 +188,7 @@ def merge_touching(boxes: list[Box], margin: float) -> list[Box]:
             for j in range(i + 1, len(boxes)):
                 a, b = boxes[i], boxes[j]
                 if a.intersects(b, margin):
-                    x0, y0 = min(a.x, b.x), min(a.y, b.y)
-                    x1, y1 = max(a.x + a.w, b.x + b.w), max(a.y + a.h, b.y + b.h)
-                    boxes[i] = Box(x0, y0, x1 - x0, y1 - y0)
+                    boxes[i] = a.union(b)
                     del boxes[j]
                     merged = True
                     break

@@ -11,8 +11,8 @@ the person walked off therefore dies instead of keeping the event open
 forever, and the motion stage's background keeps learning everywhere.
 
 Moving things the CNN confidently rejected (a passing car) are remembered
-too: a proposal that moves on like one of them (predicted position, similar
-size) is not re-classified until ``reject_memory`` seconds have passed, so a
+too: a proposal lying mostly where one of them was last seen or where its
+motion puts it (and at most twice its size) is not re-classified until ``reject_memory`` seconds have passed, so a
 street of traffic costs one CNN run per car per interval rather than one per
 frame. The pieces a remembered object's blob breaks into are judged together,
 as their union. It is classified again sooner if it grew by half since (more of
@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import reduce
 
 import numpy as np
 
@@ -96,13 +97,6 @@ def iou(a: Box, b: Box) -> float:
     inter = a.intersection_area(b)
     union = a.area + b.area - inter
     return inter / union if union > 0 else 0.0
-
-
-def union(boxes: list[Box]) -> Box:
-    """The smallest box holding all of ``boxes``."""
-    x0, y0 = min(b.x for b in boxes), min(b.y for b in boxes)
-    x1, y1 = max(b.x + b.w for b in boxes), max(b.y + b.h for b in boxes)
-    return Box(x0, y0, x1 - x0, y1 - y0)
 
 
 def scale_box(box: Box, factor: float) -> Box:
@@ -179,7 +173,7 @@ class PersonStage:
         """The proposals that need the CNN (all but the parts of a recently rejected object), and the
         rejected object each of them follows, if any (keyed by ``id`` of the proposal).
 
-        Proposals are matched against where each remembered object should be now; the parts one object
+        Proposals are matched against where each remembered object was or should be now; the parts one object
         splits into (a car's blob breaking up) are judged together, as their union."""
         self.rejected = [r for r in self.rejected if timestamp - r.seen <= self.cfg.reject_memory]
         owner: dict[int, Rejected] = {}
@@ -194,7 +188,7 @@ class PersonStage:
             mine = parts.get(id(r))
             if not mine:
                 continue
-            whole = union(mine)
+            whole = reduce(Box.union, mine)
             holds = r.still_holds(whole, timestamp, self.cfg.reject_memory, self.cfg.regrowth_interval)
             if holds and not any(self._covers_track(p) for p in mine):
                 r.move(whole, timestamp)

@@ -54,6 +54,12 @@ class Box:
         iy = max(0.0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
         return ix * iy
 
+    def union(self, other: Box) -> Box:
+        """The smallest box holding both."""
+        x0, y0 = min(self.x, other.x), min(self.y, other.y)
+        x1, y1 = max(self.x + self.w, other.x + other.w), max(self.y + self.h, other.y + other.h)
+        return Box(x0, y0, x1 - x0, y1 - y0)
+
 
 class CropFit(str, Enum):
     """How a (usually tall) person box is fitted into a square model input."""

@@ -67,3 +67,7 @@ def test_colour_frames_are_rejected():
 
 def test_default_context_is_what_the_model_card_states():
     assert DEFAULT_CONTEXT == 1.25
+
+
+def test_the_union_of_two_boxes_holds_both_and_nothing_more():
+    assert Box(10, 20, 5, 5).union(Box(30, 0, 10, 10)) == Box(10, 0, 30, 25)
