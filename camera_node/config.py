@@ -79,6 +79,17 @@ class DetectorConfig(_Strict):
     model: Path | None = Field(None, description="int8 .tflite (default: the shipped model).")
     backend: str = Field("tflm", pattern="^(tflm|litert)$", description="tflm = the MCU's kernels (faithful); litert = fast.")
     threshold: float | None = Field(None, gt=0, lt=1, description="Person score threshold (default: the model card's).")
+    confirm_model: Path | None = Field(
+        None, description="Cascade: a second int8 .tflite that confirms the crops the model passes at screen_threshold, "
+        "e.g. the Apache-2.0 MLPerf Tiny VWW model (../shared/peers/mlperf_tiny_vww_96_int8.tflite; ship it with its "
+        "licence). Scores become the cascade's combined score (models.inference.cascade): below 0.5 = stopped by the "
+        "screen, so reject_below 0.5 means 'stopped by the screen'. Both models' flash and arenas must fit at once; "
+        "each confirmation counts against the inference budget by its MACs. None = one stage.")
+    screen_threshold: float | None = Field(
+        None, gt=0, lt=1, description="Cascade: the model's threshold for passing a crop on (default: the model card's "
+        "screen_threshold, its recall-0.98 point on validation persons).")
+    confirm_threshold: float = Field(
+        0.5, gt=0, lt=1, description="Cascade: a passed crop is a person when the mean of both models' scores is at least this.")
     recheck_every: int = Field(3, ge=1, description="Re-classify tracked person boxes every N frames even without motion.")
     recheck_after_hits: int = Field(2, ge=1, description="Only tracks found this many times on moving regions are re-checked (one stray positive on a car that then stops does not keep itself alive).")
     track_ttl: float = Field(4.0, gt=0, description="Seconds a track survives without a positive classification.")

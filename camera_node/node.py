@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import queue
 import time
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from camera_node.sensor import CorruptFrame, Sensor
 from camera_node.source import Frame, FrameSource
 from models import SHIPPED_MODEL
 from models.inference import TfliteClassifier
+from models.inference.cascade import open_cascade
 from models.inference.measure import count_macs, min_arena_size
 from models.inference.model_info import operating_threshold
 from models.inference.preprocess import Box
@@ -92,14 +94,24 @@ class Node:
         self.model_bytes = Path(model_path).read_bytes()
         self.macs = count_macs(self.model_bytes)
         self.arena_bytes = min_arena_size(self.model_bytes)
-        check_static_budget(cfg.budget, len(self.model_bytes), self.arena_bytes)
-        self.classifier = TfliteClassifier(self.model_bytes, cfg.detector.backend)
-        threshold = cfg.detector.threshold or operating_threshold(model_path)
+        self.flash_bytes = len(self.model_bytes)
+        d = cfg.detector
+        self.classifier = TfliteClassifier(self.model_bytes, d.backend)
+        self.cascade = None
+        self.confirm_units = 0.0  # one confirmation in screen invokes (latency is linear in MACs)
+        if d.confirm_model is not None:
+            self.cascade = open_cascade(self.classifier, model_path, d.confirm_model, d.backend, d.screen_threshold, d.confirm_threshold)
+            confirm_bytes = self.cascade.confirm.model_bytes
+            self.confirm_units = count_macs(confirm_bytes) / self.macs
+            self.flash_bytes += len(confirm_bytes)
+            self.arena_bytes += min_arena_size(confirm_bytes)  # both arenas live at once
+        check_static_budget(cfg.budget, self.flash_bytes, self.arena_bytes)
+        threshold = d.threshold or operating_threshold(model_path)
         s = cfg.sensor
         self.sensor = Sensor(s.width, s.height, s.jpeg_quality)
         self.motion = MotionDetector(cfg.motion)
         self.person = PersonStage(cfg.detector, self.classifier, threshold, s.person_scale, (s.width, s.height),
-                                  crop_dump.add if crop_dump is not None else None)
+                                  crop_dump.add if crop_dump is not None else None, self.cascade)
         self.events = EventStateMachine(cfg.events, cfg.camera_id, s.width, s.height)
         lookback = cfg.events.start_n / fps
         self.recorder = Recorder(cfg.recorder, self.out_dir / "clips", fps, s.width, s.height, lookback)
@@ -175,16 +187,20 @@ class Node:
     def _detect(self, frame: Frame, jpeg: bytes, motion_boxes: list[Box]) -> tuple[list[Detection], int]:
         """The person stage on this frame's motion proposals (tiny-frame pixels); returns detections and CNN runs."""
         tiny = 1.0 / self.cfg.sensor.motion_scale
-        before = self.person.inferences
+        before = self._spent()
         detections = self.person.process(
             frame.index, frame.timestamp, [scale_box(p, self.cfg.sensor.motion_scale) for p in motion_boxes],
             lambda: self.sensor.decode_gray(jpeg, self.cfg.sensor.person_scale), self.budget.available(frame.timestamp),
             lambda box: self.motion.background_patch(scale_box(box, tiny)),
             lambda box, patch: self.motion.differs_from(scale_box(box, tiny), patch),
         )
-        ran = self.person.inferences - before
-        self.budget.spend(frame.timestamp, ran)
-        return detections, ran
+        ran = self._spent() - before
+        self.budget.spend(frame.timestamp, math.ceil(ran))
+        return detections, math.ceil(ran)
+
+    def _spent(self) -> float:
+        """CNN work so far, in screen-model invokes (a confirmation counts by its MACs)."""
+        return self.person.inferences + (self.cascade.confirmed * self.confirm_units if self.cascade else 0.0)
 
     def finish(self) -> None:
         """End open events and clips, write the ledger."""
@@ -359,7 +375,7 @@ class Node:
         s = self.cfg.sensor
         led = self.recorder.ledger
         usage = Usage(
-            model_bytes=len(self.model_bytes),
+            model_bytes=self.flash_bytes,
             arena_bytes=self.arena_bytes,
             macs=self.macs,
             max_jpeg_bytes=self.recorder.max_jpeg_bytes,
@@ -368,7 +384,7 @@ class Node:
             motion_model_bytes=(s.width // s.motion_scale) * (s.height // s.motion_scale) * 8,
             seconds=led.seconds,
             frames=self.analysed_frames,
-            inferences=self.person.inferences,
+            inferences=round(self._spent()),
             peak_inferences_per_second=self.budget.peak,
             sent_bytes=led.thumbnail_bytes + led.message_bytes,
             sd_bytes=self.recorder.sd_bytes_written,
@@ -383,6 +399,7 @@ class Node:
             "cnn_frames": self.cnn_frames,
             "cnn_frame_share": round(self.cnn_frames / max(self.frames, 1), 5),
             "inferences": self.person.inferences,
+            "confirmations": self.cascade.confirmed if self.cascade else 0,
             "candidates_skipped_by_budget": self.person.skipped,
             "candidates_remembered_as_rejected": self.person.remembered,
             "events": self.event_count,

@@ -23,7 +23,7 @@ and a proposal that covers most of a person track is always classified.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import reduce
 
@@ -31,6 +31,7 @@ import numpy as np
 
 from camera_node.config import DetectorConfig
 from models.inference import TfliteClassifier, crop_region
+from models.inference.cascade import Cascade
 from models.inference.preprocess import Box
 
 logger = logging.getLogger(__name__)
@@ -108,12 +109,14 @@ class PersonStage:
 
     def __init__(self, cfg: DetectorConfig, classifier: TfliteClassifier, threshold: float, person_scale: int,
                  frame_size: tuple[int, int] | None = None,
-                 on_crops: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> None:
+                 on_crops: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+                 cascade: Cascade | None = None) -> None:
         self.cfg = cfg
         self.on_crops = on_crops  # sees every frame's model-input crops and scores (crop mining)
         self.frame_size = frame_size
         self.classifier = classifier
-        self.threshold = threshold
+        self.cascade = cascade  # when set: ``classifier`` screens, the cascade's confirmation model decides
+        self.threshold = cascade.threshold if cascade is not None else threshold
         self.person_scale = person_scale
         self.tracks: list[Track] = []
         self.rejected: list[Rejected] = []
@@ -157,8 +160,12 @@ class PersonStage:
             return []
         gray = decode()
         factor = 1.0 / self.person_scale
-        crops = np.stack([crop_region(gray, scale_box(box, factor), self.classifier.input_size) for box, _ in candidates])
-        scores = self.classifier.predict(crops)
+
+        def cut(size: int, index: Iterable[int]) -> np.ndarray:
+            return np.stack([crop_region(gray, scale_box(candidates[i][0], factor), size) for i in index])
+
+        crops = cut(self.classifier.input_size, range(len(candidates)))
+        scores = self.cascade.predict(crops, cut) if self.cascade is not None else self.classifier.predict(crops)
         self.inferences += len(candidates)
         if self.on_crops is not None:
             self.on_crops(frame_index, crops, scores)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from models import SHIPPED_DIR, SHIPPED_MODEL
 from models.config import ConfigError, default_data_root
+from models.data.sources import SOURCES
 from models.inference import Backend
 
 logger = logging.getLogger(__name__)
@@ -39,17 +40,26 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--folder", type=Path, action="append", default=[], metavar="DIR",
                    help="add a labelled folder (labels.csv inside) to the training data, e.g. crops from "
                         "`smartcam node simulate --dump-crops`; repeatable")
+    p.add_argument("--leave-out", metavar="SOURCE", action="append", default=[],
+                   help="drop every training and validation path of this source (a leave-one-source-out fold "
+                        "for `model evaluate`): " + ", ".join(s.name for s in SOURCES) + "; repeatable")
     p.set_defaults(func=_train)
 
-    p = cmds.add_parser("evaluate", help="ROC-AUC and operating point vs the peer models, side by side")
-    p.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="model to evaluate (default: the shipped one)")
-    p.add_argument("--threshold", type=float, help="operating threshold (default: the model card's)")
-    p.add_argument("--mot", type=Path, nargs="*", help="MOT sequence folders (default: every sequence in DATA/mot15)")
-    p.add_argument("--yolo", type=Path, nargs="*", help="YOLO split folders (default: DATA/capston2/test)")
-    p.add_argument("--crops", type=Path, nargs="*", default=[], help="folders of labelled crops (labels.csv: image,label)")
+    p = cmds.add_parser("evaluate", help="cross-source table: ROC-AUC and operating point vs the peer models, leave-one-source-out")
+    p.add_argument("--model", type=Path, action="append", metavar="TFLITE",
+                   help="our model; repeat for leave-one-source-out folds (`model train --leave-out`): each source is "
+                        "scored with the first model whose training.json shows it never saw that source "
+                        "(default: the shipped model)")
+    p.add_argument("--threshold", type=float, help="operating threshold (default: each model's own)")
+    p.add_argument("--confirm", type=Path, metavar="TFLITE",
+                   help="also score the cascade: ours screening every region at its recorded screen_threshold, this "
+                        "model confirming what passes (e.g. DATA/../peers/mlperf_tiny_vww_96_int8.tflite)")
+    p.add_argument("--sources", nargs="*", metavar="SOURCE",
+                   help="sources to evaluate: " + ", ".join(s.name for s in SOURCES) + " (default: all)")
+    p.add_argument("--crops", type=Path, nargs="*", default=[], help="also: folders of labelled crops (labels.csv: image,label)")
     p.add_argument("--peers", type=Path, help="folder of peer .tflite models (default: DATA/../peers)")
-    p.add_argument("--no-peers", action="store_true", help="evaluate only the model")
-    p.add_argument("--negatives-per-frame", type=int, default=4, help="box-free squares per frame (default: %(default)s)")
+    p.add_argument("--no-peers", action="store_true", help="evaluate only our model")
+    p.add_argument("--negatives-per-frame", type=int, default=4, help="hard box-free squares per frame (default: %(default)s)")
     p.add_argument("--data", type=Path, default=default_data_root(), help="data root (default: %(default)s)")
     p.add_argument("--out", type=Path, default=Path("runs/evaluate"), help="output folder (default: %(default)s)")
     p.set_defaults(func=_evaluate)
@@ -59,6 +69,11 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="model (default: the shipped one)")
     p.add_argument("--out", type=Path, default=Path("scores.csv"), help="CSV to write (default: %(default)s)")
     p.add_argument("--backend", choices=[b.value for b in Backend], default=Backend.TFLM.value, help="interpreter (default: %(default)s)")
+    p.add_argument("--confirm", type=Path, metavar="TFLITE",
+                   help="score as the node's cascade does (detector.confirm_model): the model screens at its recorded "
+                        "screen_threshold, this model confirms what passes")
+    p.add_argument("--confirm-threshold", type=float, default=0.5,
+                   help="cascade: a passed image is a person when the mean of both scores is at least this (default: %(default)s)")
     p.set_defaults(func=_predict)
 
     p = cmds.add_parser("export", help="write .tflite, C array + header and model card")
@@ -83,10 +98,15 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from models.config import FolderSource, load_train_config
+    from models.data.sources import leave_out, source_named
     from models.train import train
 
     cfg = load_train_config(args.config, epochs=args.epochs, max_steps=args.max_steps, seed=args.seed)
     cfg.train.folders += [FolderSource(folder=folder.resolve()) for folder in args.folder]
+    for name in args.leave_out:
+        source = source_named(name)
+        cfg.train = leave_out(cfg.train, source, cfg.data_root)
+        cfg.validation = leave_out(cfg.validation, source, cfg.data_root)
     report = train(cfg, args.out, args.cache)
     print(
         f"val AUC float {report['val_auc_float']:.4f} int8 {report['val_auc_int8']:.4f}; "
@@ -103,34 +123,34 @@ def _require(path: Path, what: str) -> Path:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from models.data.labelled_folder import iter_labelled_folder
-    from models.data.mot import iter_mot
-    from models.data.regions import RegionSet, build_region_set
-    from models.data.yolo import iter_yolo
-    from models.evaluate import evaluate
-    from models.inference.model_info import operating_threshold
+    from models.data.regions import RegionSet
+    from models.data.sources import source_named, source_regions
+    from models.evaluate import EvalSet, evaluate
 
-    mot = args.mot if args.mot is not None else sorted(p for p in _require(args.data / "mot15", "MOT15 data").iterdir() if p.is_dir())
-    yolo = args.yolo if args.yolo is not None else [_require(args.data / "capston2" / "test", "Capston2 test split")]
-    sets: dict[str, RegionSet] = {}
-    if mot:
-        frames = (f for seq in mot for f in iter_mot(_require(seq, "MOT sequence")))
-        sets["mot15" if args.mot is None else "mot"] = build_region_set(frames, 0, args.negatives_per_frame, desc="mot")
-    for folder in yolo:
-        sets[f"{folder.parent.name}-{folder.name}"] = build_region_set(iter_yolo(_require(folder, "YOLO split")), 0, args.negatives_per_frame, desc=folder.name)
+    names = args.sources if args.sources is not None else [s.name for s in SOURCES]
+    sets: dict[str, EvalSet] = {}
+    for name in names:
+        source = source_named(name)
+        for path in source.evaluated:
+            _require(args.data / path, f"{source.name} data")
+        sets[source.name] = EvalSet(source_regions(source, args.data, args.negatives_per_frame), source.name)
     for folder in args.crops:
         regions = RegionSet()
         for item in iter_labelled_folder(folder):
             regions.add_whole_image(item.key, item.image, item.label)
-        sets[folder.name] = regions
+        sets[folder.name] = EvalSet(regions)
     if not sets:
-        raise CommandError("nothing to evaluate: give --mot, --yolo or --crops")
+        raise CommandError("nothing to evaluate: give --sources or --crops")
     peers_dir = args.peers or args.data.parent / "peers"
     peers = [] if args.no_peers else sorted(_require(peers_dir, "peer model folder").glob("*.tflite"))
-    threshold = args.threshold if args.threshold is not None else operating_threshold(args.model)
-    report = evaluate(_require(args.model, "model"), threshold, sets, peers, args.out)
+    models = [_require(m, "model") for m in (args.model or [SHIPPED_MODEL])]
+    confirm = _require(args.confirm, "confirmation model") if args.confirm else None
+    report = evaluate(models, sets, peers, args.out, args.threshold, confirm)
     for name, s in report["sets"].items():
         ours = next(r for r in s["results"] if r["ours"])
-        print(f"{name}: ours AUC {ours['auc']:.4f}; verdict {json.dumps(s['verdict'])}")
+        figure = f"AUC {ours['auc']:.4f}" if ours["auc"] is not None else f"FPR {ours['false_positive_rate']:.4f}"
+        print(f"{name}: ours ({Path(ours['model']).parent.name}, held out: {ours['held_out']}) {figure}; "
+              f"verdict {json.dumps(s['verdict'])}")
     print(f"table: {args.out / 'evaluation.md'}")
     return 0
 
@@ -140,11 +160,16 @@ def _predict(args: argparse.Namespace) -> int:
 
     if not args.images.is_dir():
         raise CommandError(f"--images must be a folder: {args.images}")
-    results = score_images(args.images, _require(args.model, "model"), Backend(args.backend))
+    confirm = _require(args.confirm, "confirmation model") if args.confirm else None
+    results = score_images(args.images, _require(args.model, "model"), Backend(args.backend), confirm, args.confirm_threshold)
     write_scores(results, args.out)
     failed = [r for r in results if r.score is None]
     for r in failed:
         print(f"error: {r.image}: {r.error}", file=sys.stderr)
+    padded = sum(r.fit.startswith("not square") for r in results)
+    if padded:
+        print(f"{padded} images are not square: each was padded to square by repeating its edge pixels "
+              "(the node's crop of a region at the frame border); the 'fit' column says which")
     print(f"scored {len(results) - len(failed)} images -> {args.out}; {len(failed)} could not be read")
     return 1 if failed else 0
 

@@ -10,7 +10,7 @@ from models.architecture import ArchConfig
 from models.augment import AugmentConfig
 from yamlconfig import ConfigError, load_yaml_model
 
-__all__ = ["ConfigError", "TrainConfig", "default_data_root", "load_train_config"]
+__all__ = ["ConfigError", "DistillConfig", "TrainConfig", "default_data_root", "load_train_config"]
 
 #: Environment variable naming the root that relative data paths resolve against.
 DATA_ROOT_ENV = "SMARTCAM_DATA"
@@ -69,6 +69,30 @@ class SamplingConfig(_Strict):
     min_person_height: float = Field(16.0, gt=0, description="Smaller person boxes (px) are skipped.")
 
 
+class DistillConfig(_Strict):
+    """Soft targets from teacher models (knowledge distillation)."""
+
+    teachers: list[Path] = Field(
+        default_factory=list,
+        description="Teacher .tflite models (relative paths resolve against data_root); their mean score on each "
+        "training crop is the soft target. Empty: hard labels only.",
+    )
+    weight: float = Field(
+        0.5, ge=0, le=1,
+        description="Share of the teachers' score in a negative crop's target (w * teacher): box-free regions hold "
+        "unlabelled people, which the teacher sees.",
+    )
+    positive_weight: float = Field(
+        0.2, ge=0, le=1,
+        description="Share of the teachers' score in a person crop's target ((1-w) + w * teacher): kept low, the "
+        "MLPerf VWW teacher misses small, blurred and IR people (it scores half of Capston2's boxes < 0.5).",
+    )
+
+    def resolved(self, root: Path) -> list[Path]:
+        """The teachers' paths made absolute under ``root``."""
+        return [p if p.is_absolute() else root / p for p in self.teachers]
+
+
 class TrainConfig(_Strict):
     """Everything ``smartcam model train`` needs."""
 
@@ -79,11 +103,16 @@ class TrainConfig(_Strict):
     architecture: ArchConfig = Field(default_factory=ArchConfig)
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    distill: DistillConfig = Field(default_factory=DistillConfig)
     epochs: int = Field(24, ge=1, description="Passes over the training crops.")
     batch_size: int = Field(128, ge=1)
     learning_rate: float = Field(3e-3, gt=0, description="Peak Adam learning rate (cosine decay).")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many steps (smoke runs).")
     target_fpr: float = Field(0.02, gt=0, lt=1, description="Operating threshold: false-positive rate on validation negatives.")
+    screen_recall: float = Field(
+        0.98, gt=0, le=1,
+        description="Screening threshold (first stage of a cascade): the share of validation persons it keeps.",
+    )
     representative_samples: int = Field(500, ge=10, description="Crops used to calibrate int8 quantisation.")
 
 

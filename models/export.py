@@ -35,18 +35,39 @@ ATTRIBUTION = [
         "licence": "CC BY 4.0",
     },
     {
+        "dataset": "cctv_clinic (ceiling CCTV of a waiting room)",
+        "use": "training and validation, split by source frame (person boxes; negatives from box-free regions)",
+        "source": "ai-indonesia / cctv-vh5b6, Roboflow Universe (version 2)",
+        "licence": "CC BY 4.0",
+    },
+    {
         "dataset": "bgslibrary sample traffic videos",
-        "use": "hard negatives (moving cars, no people): frame-difference regions of the whole videos, plus the crops the node itself sent to the CNN on the first half of each (`smartcam node simulate --dump-crops`)",
+        "use": "hard negatives (moving cars, no people): frame-difference regions of the whole videos",
         "source": "bgslibrary repository sample set",
         "licence": "third party, internal testing only",
     },
     {
         "dataset": "MOT15 TUD-Campus, TUD-Stadtmitte",
-        "use": "model selection and evaluation only (never trained on)",
+        "use": "evaluation only (never trained on, never used to pick a model or threshold)",
         "source": "2D MOT 2015 benchmark",
         "licence": "CC BY-NC-SA 3.0",
     },
+    {
+        "dataset": "teacher: MLPerf Tiny visual wake words reference model (mlperf_tiny_vww_96_int8)",
+        "use": "distillation: its score on every training crop, mixed into the training target (not shipped)",
+        "source": "mlcommons/tiny",
+        "licence": "Apache-2.0",
+    },
 ]
+
+#: How the shipped model is made again (configs/model_train.yaml holds the recipe, seed included).
+REPRODUCE = (
+    "smartcam model train --out runs/full  # configs/model_train.yaml; teacher scores cached under runs/cache\n"
+    "smartcam model train --leave-out SOURCE --out runs/fold-SOURCE  # one fold per training source\n"
+    "smartcam model evaluate --model runs/full/person_detector.tflite --model runs/fold-*/person_detector.tflite "
+    "--confirm ../shared/peers/mlperf_tiny_vww_96_int8.tflite --out runs/eval\n"
+    "smartcam model export --model runs/full/person_detector.tflite --evaluation runs/eval/evaluation.json"
+)
 
 
 def op_names(flatbuffer: bytes) -> list[str]:
@@ -166,7 +187,11 @@ def card_markdown(card: dict) -> str:
         f"best epoch {t.get('best_epoch', '?')}, {t.get('seconds', '?')} s on the training machine. "
         f"Validation ROC-AUC float {t.get('val_auc_float', float('nan')):.4f} vs int8 (TFLM) "
         f"{t.get('val_auc_int8', float('nan')):.4f}; largest score difference {t.get('max_abs_score_diff', float('nan')):.3f}. "
-        f"Threshold {card['threshold']:.3f} = false-positive rate {t.get('threshold_target_fpr', '?')} on validation negatives."
+        f"Threshold {card['threshold']:.3f} = false-positive rate {t.get('threshold_target_fpr', '?')} on validation negatives"
+        + (f"; screen threshold (first stage of a cascade) {t['screen_threshold']:.3f} = recall {t['screen_recall']} "
+           "on validation persons" if "screen_threshold" in t else "")
+        + f". Sources trained or validated on: {', '.join(t.get('sources') or ['?'])}"
+        + (f"; teachers: {', '.join(t['teachers'])}." if t.get("teachers") else ".")
         if "train_crops" in t else "No training report was given to the export."
     )
     eval_text = ""
@@ -201,6 +226,12 @@ less efficiently per MAC than person_detect's mix, so treat these as lower bound
 ## Training
 
 {train_text}
+
+Made by:
+
+```
+{REPRODUCE}
+```
 
 ## Data and attribution
 

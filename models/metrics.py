@@ -61,6 +61,12 @@ def threshold_at_fpr(labels: np.ndarray, scores: np.ndarray, target_fpr: float) 
     return float(min(thr[ok[-1]], 1.0))
 
 
+def threshold_at_recall(labels: np.ndarray, scores: np.ndarray, target_recall: float) -> float:
+    """Highest threshold that still keeps at least ``target_recall`` of the positives."""
+    _, tpr, thr = roc_curve(labels, scores)
+    return float(min(thr[np.nonzero(tpr >= target_recall)[0][0]], 1.0))
+
+
 def recall_by_size(labels: np.ndarray, scores: np.ndarray, heights: np.ndarray, threshold: float) -> dict[str, float | None]:
     """Recall per person-size bucket (``None`` where a bucket has no person)."""
     y = np.asarray(labels).astype(bool)

@@ -18,9 +18,11 @@ from tqdm import tqdm
 from models.augment import augment_batch
 from models.config import TrainConfig
 from models.data.crops import CropSet
+from models.data.sources import sources_touched
 from models.dataset import cached_crops
+from models.distill import input_size, resize_crops, soft_targets, teacher_scores
 from models.inference import Backend, TfliteClassifier
-from models.metrics import roc_auc, threshold_at_fpr
+from models.metrics import roc_auc, threshold_at_fpr, threshold_at_recall
 from models.quantize import quantize_int8
 
 logger = logging.getLogger(__name__)
@@ -44,7 +46,16 @@ def train(cfg: TrainConfig, out_dir: Path, cache_dir: Path) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     size = cfg.architecture.input_size
-    train_set = cached_crops(cache_dir, cfg.train.resolved(cfg.data_root), size, cfg.sampling, cfg.seed, True, "train")
+    teachers = cfg.distill.resolved(cfg.data_root)
+    # With teachers, crops are cut at the largest input (a teacher sees the same region, not an upscaled crop).
+    cut = max([size, *(input_size(t) for t in teachers)])
+    train_set = cached_crops(cache_dir, cfg.train.resolved(cfg.data_root), cut, cfg.sampling, cfg.seed, True, "train")
+    targets = train_set.labels.astype(np.float32)
+    if teachers:
+        teacher = teacher_scores(train_set, teachers, cache_dir)
+        targets = soft_targets(train_set.labels, teacher, cfg.distill.weight, cfg.distill.positive_weight)
+        train_set.images = resize_crops(train_set.images, size)
+        logger.info("teachers agree with the labels on %.1f%% of crops", 100 * np.mean((teacher >= 0.5) == (train_set.labels == 1)))
     val_set = cached_crops(cache_dir, cfg.validation.resolved(cfg.data_root), size, cfg.sampling, cfg.seed + 1, False, "valid")
 
     steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
@@ -56,14 +67,15 @@ def train(cfg: TrainConfig, out_dir: Path, cache_dir: Path) -> dict:
 
     model = _compile(cfg, total_steps)
     pos = float(train_set.labels.mean())
-    class_weight = {0: 0.5 / (1 - pos), 1: 0.5 / pos}
+    # Classes weigh the same (by the hard label: soft targets would round to a class).
+    sample_weight = np.where(train_set.labels == 1, 0.5 / pos, 0.5 / (1 - pos)).astype(np.float32)
     rng = np.random.default_rng(cfg.seed)
     x_val = _inputs(val_set.images)
     history, best = [], (-1.0, None, -1)
     for epoch in tqdm(range(epochs), desc="train", unit="epoch"):
         order = rng.permutation(len(train_set))[: steps_per_epoch * cfg.batch_size]
         x = _inputs(augment_batch(train_set.images[order], rng, cfg.augment))
-        fit = model.fit(x, train_set.labels[order], batch_size=cfg.batch_size, epochs=1, verbose=0, class_weight=class_weight, shuffle=False)
+        fit = model.fit(x, targets[order], batch_size=cfg.batch_size, epochs=1, verbose=0, sample_weight=sample_weight[order], shuffle=False)
         val_auc = roc_auc(val_set.labels, model.predict(x_val, batch_size=512, verbose=0)[:, 0])
         history.append({"epoch": epoch + 1, "loss": float(fit.history["loss"][-1]), "val_auc": val_auc})
         logger.info("epoch %d loss %.4f val AUC %.4f", epoch + 1, history[-1]["loss"], val_auc)
@@ -80,6 +92,8 @@ def train(cfg: TrainConfig, out_dir: Path, cache_dir: Path) -> dict:
         train_person_crops=int(train_set.labels.sum()),
         val_crops=len(val_set),
         seconds=round(time.time() - started, 1),
+        sources=sources_touched([cfg.train, cfg.validation], cfg.data_root),
+        teachers=[t.name for t in teachers],
         config=json.loads(cfg.model_dump_json()),
     )
     (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2))
@@ -117,5 +131,7 @@ def _quantise_and_check(cfg: TrainConfig, model, train_set: CropSet, val_set: Cr
         "max_abs_score_diff": float(np.max(np.abs(float_scores - int8_scores))),
         "threshold": threshold_at_fpr(val_set.labels, int8_scores, cfg.target_fpr),
         "threshold_target_fpr": cfg.target_fpr,
+        "screen_threshold": threshold_at_recall(val_set.labels, int8_scores, cfg.screen_recall),
+        "screen_recall": cfg.screen_recall,
         "val_negatives": int(negatives.sum()),
     }

@@ -137,6 +137,40 @@ def negative_boxes(
     return found
 
 
+def edge_density(gray: np.ndarray, box: Box) -> float:
+    """Mean gradient magnitude inside ``box``: how much structure (object-likeness) a region has."""
+    x0, y0 = max(0, int(box.x)), max(0, int(box.y))
+    patch = gray[y0 : int(box.y + box.h), x0 : int(box.x + box.w)].astype(np.float32)
+    if patch.size < 4:
+        return 0.0
+    return float(np.abs(np.diff(patch, axis=0)).mean() + np.abs(np.diff(patch, axis=1)).mean())
+
+
+def hard_negative_boxes(
+    frame: LabelledFrame,
+    rng: np.random.Generator,
+    count: int,
+    min_side: float = 24.0,
+    pool: int = 6,
+) -> list[Box]:
+    """``count`` box-free squares that look like objects, not bare floor.
+
+    Candidates are sized like the frame's own person crops (the node's
+    square, 1.25 x max(w, h)) where it has people, else log-uniform; of
+    ``pool`` candidates per wanted square the most textured are kept.
+    """
+    candidates = negative_boxes(frame, rng, count * pool, min_side)
+    sides = [max(b.w, b.h) * DEFAULT_CONTEXT for b in frame.boxes if max(b.w, b.h) * DEFAULT_CONTEXT >= min_side]
+    h, w = frame.image.shape[:2]
+    for side in rng.choice(sides, count * pool) if sides else []:
+        side = min(float(side), float(min(h, w)))
+        box = Box(rng.uniform(0, w - side), rng.uniform(0, h - side), side, side)
+        if not any(box.intersects(b, 2.0) for b in frame.boxes):
+            candidates.append(box)
+    ranked = sorted(candidates, key=lambda b: -edge_density(frame.image, b))
+    return ranked[:count]
+
+
 def negative_crops(frame: LabelledFrame, size: int, rng: np.random.Generator, count: int, min_side: float = 24.0) -> CropSet:
     """Person-free square crops cut from box-free regions of ``frame``."""
     crops = [crop_region(frame.image, b, size, context=1.0) for b in negative_boxes(frame, rng, count, min_side)]
@@ -153,6 +187,17 @@ def motion_boxes(prev: np.ndarray, cur: np.ndarray, min_area: int = 64, max_boxe
     return [Box(float(s[0]), float(s[1]), float(s[2]), float(s[3])) for s in comps[:max_boxes]]
 
 
+def iter_moving_boxes(
+    frames: Iterator[tuple[int, np.ndarray]], gap: int = 3, per_frame: int = 3
+) -> Iterator[tuple[int, np.ndarray, list[Box]]]:
+    """``(index, frame, boxes)``: the largest ``per_frame`` regions that moved since ``gap`` frames ago."""
+    history: list[np.ndarray] = []
+    for index, gray in frames:
+        history.append(gray)
+        if len(history) > gap:
+            yield index, gray, motion_boxes(history.pop(0), gray)[:per_frame]
+
+
 def moving_region_crops(
     frames: Iterator[tuple[int, np.ndarray]],
     size: int,
@@ -164,15 +209,10 @@ def moving_region_crops(
 ) -> CropSet:
     """Hard negatives from a person-free video: crops around moving blobs, plus random squares."""
     crops: list[np.ndarray] = []
-    history: list[np.ndarray] = []
-    for _, gray in frames:
-        history.append(gray)
-        if len(history) > gap:
-            prev = history.pop(0)
-            for box in motion_boxes(prev, gray)[:per_frame]:
-                crops.append(crop_region(gray, box, size, context=float(rng.uniform(1.1, 1.6))))
-            empty = LabelledFrame(key="", image=gray)
-            crops += [crop_region(gray, b, size, 1.0) for b in negative_boxes(empty, rng, random_per_frame)]
+    for _, gray, boxes in iter_moving_boxes(frames, gap, per_frame):
+        crops += [crop_region(gray, box, size, context=float(rng.uniform(1.1, 1.6))) for box in boxes]
+        empty = LabelledFrame(key="", image=gray)
+        crops += [crop_region(gray, b, size, 1.0) for b in negative_boxes(empty, rng, random_per_frame)]
     return _make(crops, 0, [0.0] * len(crops), group, size)
 
 

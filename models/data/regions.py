@@ -5,13 +5,13 @@ gets the region at its own input size and fitted its own way.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm import tqdm
 
-from models.data.crops import _usable, negative_boxes
+from models.data.crops import _usable, hard_negative_boxes, iter_moving_boxes, negative_boxes
 from models.data.types import LabelledFrame
 from models.inference.preprocess import DEFAULT_CONTEXT, Box, CropFit, crop_region, whole_image_box
 
@@ -49,9 +49,24 @@ class RegionSet:
         frame = LabelledFrame(key=key, image=image)
         self.add(frame, [_shrunk(whole_image_box(image))], label)
 
-    def crops(self, size: int, fit: CropFit = CropFit.SQUARE, context: float = DEFAULT_CONTEXT) -> np.ndarray:
-        """All regions cut to ``size x size`` uint8 crops."""
-        return np.stack([crop_region(self.frames[f], b, size, context, fit) for f, b in zip(self.frame_of, self.boxes)])
+    @classmethod
+    def concat(cls, parts: Iterable[RegionSet]) -> RegionSet:
+        """One set holding every region of ``parts``."""
+        out = cls()
+        for part in parts:
+            offset = len(out.frames)
+            out.frames += part.frames
+            out.keys += part.keys
+            out.frame_of += [f + offset for f in part.frame_of]
+            out.boxes += part.boxes
+            out.labels += part.labels
+            out.heights += part.heights
+        return out
+
+    def crops(self, size: int, fit: CropFit = CropFit.SQUARE, context: float = DEFAULT_CONTEXT, index: Iterable[int] | None = None) -> np.ndarray:
+        """The regions (all, or those at ``index``) cut to ``size x size`` uint8 crops."""
+        chosen = range(len(self)) if index is None else index
+        return np.stack([crop_region(self.frames[self.frame_of[i]], self.boxes[i], size, context, fit) for i in chosen])
 
     @property
     def label_array(self) -> np.ndarray:
@@ -68,18 +83,29 @@ def build_region_set(
     negatives_per_frame: int = 2,
     min_height: float = 24.0,
     desc: str = "regions",
+    hard: bool = False,
 ) -> RegionSet:
-    """Person boxes as positives; box-free squares as negatives.
+    """Person boxes as positives; box-free squares as negatives (``hard``: the most object-like ones,
+    sized like the frame's person crops, see :func:`hard_negative_boxes`).
 
     A negative square is stored as the box whose ``DEFAULT_CONTEXT`` crop is
     exactly that square, so every region is cut the same way.
     """
     rng = np.random.default_rng(seed)
+    pick = hard_negative_boxes if hard else negative_boxes
     regions = RegionSet()
     for frame in tqdm(frames, desc=desc, unit="frame", leave=False):
         regions.add(frame, [b for b in frame.boxes if _usable(b, frame.image, min_height)], 1)
-        squares = negative_boxes(frame, rng, negatives_per_frame, min_side=min_height)
+        squares = pick(frame, rng, negatives_per_frame, min_side=min_height)
         regions.add(frame, [_shrunk(s) for s in squares], 0)
+    return regions
+
+
+def moving_region_set(frames: Iterator[tuple[int, np.ndarray]], key: str, per_frame: int = 3, gap: int = 3) -> RegionSet:
+    """Negatives only: the regions that move in a person-free video, cut as the node cuts its proposals."""
+    regions = RegionSet()
+    for index, gray, boxes in iter_moving_boxes(frames, gap, per_frame):
+        regions.add(LabelledFrame(key=f"{key}#{index}", image=gray), boxes, 0)
     return regions
 
 

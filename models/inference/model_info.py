@@ -10,13 +10,26 @@ CARD_FILE = "model_card.json"
 TRAINING_FILE = "training.json"
 
 
-def operating_threshold(model_path: Path) -> float:
-    """The person-score threshold stored beside ``model_path`` (model card, else training report)."""
+def _recorded(model_path: Path, key: str) -> float | None:
+    """``key`` from the model card beside ``model_path``, else from its training report."""
     folder = Path(model_path).parent
     for name in (CARD_FILE, TRAINING_FILE):
         doc_path = folder / name
         if doc_path.exists():
             doc = json.loads(doc_path.read_text())
-            if doc.get("model_file", Path(model_path).name) == Path(model_path).name and "threshold" in doc:
-                return float(doc["threshold"])
-    return FALLBACK_THRESHOLD
+            if doc.get("model_file", Path(model_path).name) == Path(model_path).name:
+                value = doc.get(key, (doc.get("training") or {}).get(key))
+                if value is not None:
+                    return float(value)
+    return None
+
+
+def operating_threshold(model_path: Path) -> float:
+    """The person-score threshold stored beside ``model_path`` (model card, else training report)."""
+    value = _recorded(model_path, "threshold")
+    return FALLBACK_THRESHOLD if value is None else value
+
+
+def screen_threshold_of(model_path: Path) -> float | None:
+    """The high-recall threshold a cascade screens with, if the model records one."""
+    return _recorded(model_path, "screen_threshold")

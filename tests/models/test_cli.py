@@ -57,7 +57,7 @@ def test_train_with_a_broken_config_fails_clearly(tmp_path, capsys):
 
 def test_evaluate_without_data_says_what_is_missing(tmp_path, capsys):
     assert main(["model", "evaluate", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "e")]) == 1
-    assert "MOT15 data not found" in capsys.readouterr().err
+    assert "capston2-test data not found" in capsys.readouterr().err
 
 
 def test_evaluate_on_a_labelled_crop_folder_without_peers(tmp_path):
@@ -72,7 +72,7 @@ def test_evaluate_on_a_labelled_crop_folder_without_peers(tmp_path):
         rows += [f"p{i}.png,1", f"n{i}.png,0"]
     (crops / "labels.csv").write_text("\n".join(rows) + "\n")
     out = tmp_path / "eval"
-    code = main(["model", "evaluate", "--mot", "--yolo", "--crops", str(crops), "--no-peers", "--out", str(out)])
+    code = main(["model", "evaluate", "--sources", "--crops", str(crops), "--no-peers", "--out", str(out)])
     assert code == 0
     report = json.loads((out / "evaluation.json").read_text())
     assert report["sets"]["crops"]["regions"] == 12
@@ -82,3 +82,29 @@ def test_evaluate_on_a_labelled_crop_folder_without_peers(tmp_path):
 def test_export_writes_the_bundle(tmp_path):
     assert main(["model", "export", "--model", str(SHIPPED_MODEL), "--out", str(tmp_path)]) == 0
     assert {p.name for p in tmp_path.iterdir()} >= {"person_detector.tflite", "person_detector_model_data.cc", "person_detector_model_data.h", "model_card.json", "MODEL_CARD.md"}
+
+
+def test_predict_on_the_nodes_own_crops_gives_the_nodes_scores(tmp_path, moving_video):
+    from camera_node.config import NodeConfig
+    from camera_node.simulate import simulate
+
+    simulate(NodeConfig(), str(moving_video), tmp_path / "node", progress=False, dump_crops=tmp_path / "crops")
+    with (tmp_path / "crops" / "labels.csv").open() as f:
+        node = {r["image"]: float(r["score"]) for r in csv.DictReader(f)}
+    assert node
+    out = tmp_path / "scores.csv"
+    assert main(["model", "predict", "--images", str(tmp_path / "crops"), "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert {r["image"] for r in rows} == set(node)
+    for r in rows:
+        assert abs(float(r["score"]) - node[r["image"]]) <= 5e-5 + 1e-7  # the node writes 4 decimals
+        assert r["fit"] == "square: as is"
+
+
+def test_predict_says_how_it_fits_a_non_square_image(tmp_path, capsys):
+    images = tmp_path / "imgs"
+    images.mkdir()
+    cv2.imwrite(str(images / "tall.png"), np.random.default_rng(0).integers(0, 255, (120, 50), dtype=np.uint8))
+    assert main(["model", "predict", "--images", str(images), "--out", str(tmp_path / "s.csv")]) == 0
+    assert "padded to square by repeating its edge pixels" in capsys.readouterr().out
+    assert next(csv.DictReader((tmp_path / "s.csv").open()))["fit"].startswith("not square: padded to 120x120")

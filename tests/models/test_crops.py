@@ -4,6 +4,8 @@ import numpy as np
 from models.data.crops import (
     CropSet,
     Jitter,
+    edge_density,
+    hard_negative_boxes,
     jitter_box,
     motion_boxes,
     moving_region_crops,
@@ -12,7 +14,7 @@ from models.data.crops import (
     positive_crops,
 )
 from models.data.mot import iter_video_gray
-from models.data.regions import build_region_set
+from models.data.regions import build_region_set, moving_region_set
 from models.data.types import LabelledFrame
 from models.inference.preprocess import Box
 from tests.conftest import person_scene
@@ -94,3 +96,18 @@ def test_region_sets_cut_negatives_to_exactly_their_square():
     assert labels.sum() == 3 and (labels == 0).sum() == 3
     crops = regions.crops(20)
     assert crops.shape == (6, 20, 20)
+
+
+def test_hard_negatives_are_box_free_and_more_textured_than_random_squares():
+    frame = frame_with_people(4)
+    hard = hard_negative_boxes(frame, np.random.default_rng(2), count=6)
+    easy = negative_boxes(frame, np.random.default_rng(2), count=6)
+    assert len(hard) == 6
+    assert not any(h.intersects(b) for h in hard for b in frame.boxes)
+    assert np.mean([edge_density(frame.image, b) for b in hard]) > np.mean([edge_density(frame.image, b) for b in easy])
+
+
+def test_a_person_free_videos_moving_regions_are_negatives_cut_at_the_nodes_context(moving_video):
+    regions = moving_region_set(iter_video_gray(moving_video), "cars")
+    assert len(regions) > 10 and not regions.label_array.any()
+    assert all(b.w < 60 for b in regions.boxes)  # the moving block, not whole frames

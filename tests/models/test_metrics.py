@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from models.metrics import operating_point, recall_by_size, roc_auc, threshold_at_fpr
+from models.metrics import operating_point, recall_by_size, roc_auc, threshold_at_fpr, threshold_at_recall
 
 
 def test_auc_of_perfect_reversed_and_tied_scores():
@@ -43,3 +43,10 @@ def test_recall_by_size_buckets():
     y = np.array([1, 1, 1, 0])
     r = recall_by_size(y, np.array([0.9, 0.1, 0.9, 0.9]), np.array([30, 40, 200, 0]), 0.5)
     assert r == {"small <64px": 0.5, "medium 64-128px": None, "large >=128px": 1.0}
+
+
+def test_threshold_at_recall_keeps_the_wanted_share_of_persons():
+    labels = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    scores = np.array([0.9, 0.8, 0.4, 0.2, 0.85, 0.3, 0.1, 0.05])
+    assert threshold_at_recall(labels, scores, 0.75) == 0.4
+    assert threshold_at_recall(labels, scores, 1.0) == 0.2

@@ -83,3 +83,19 @@ def test_train_folder_option_adds_mined_negatives(tmp_path, yolo_split, moving_v
     with_mined = json.loads((tmp_path / "mined-run" / "training.json").read_text())
     assert with_mined["train_crops"] == plain["train_crops"] + 7
     assert with_mined["train_person_crops"] == plain["train_person_crops"]
+
+
+def test_a_teacher_scores_the_training_crops_once_and_the_report_names_it(tmp_path, yolo_split, moving_video):
+    from models import SHIPPED_MODEL
+
+    cfg = tiny_config(yolo_split, moving_video, distill={"teachers": [str(SHIPPED_MODEL)], "weight": 0.5})
+    report = train(cfg, tmp_path / "a", tmp_path / "cache")
+    cached = list((tmp_path / "cache").glob("teacher-*.npy"))
+    assert len(cached) == 1  # scored once, kept for the next run
+    assert report["teachers"] == [SHIPPED_MODEL.name]
+    # crops were cut at the teacher's 64x64 input and resized to the student's 32x32
+    assert TfliteClassifier(tmp_path / "a" / "person_detector.tflite").input_size == 32
+    assert list((tmp_path / "cache").glob("train-*.npz"))
+    assert 0 <= report["screen_threshold"] <= 1
+    train(cfg, tmp_path / "b", tmp_path / "cache")
+    assert list((tmp_path / "cache").glob("teacher-*.npy")) == cached
