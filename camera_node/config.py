@@ -88,8 +88,9 @@ class DetectorConfig(_Strict):
     screen_threshold: float | None = Field(
         None, gt=0, lt=1, description="Cascade: the model's threshold for passing a crop on (default: the model card's "
         "screen_threshold, its recall-0.98 point on validation persons).")
-    confirm_threshold: float = Field(
-        0.5, gt=0, lt=1, description="Cascade: a passed crop is a person when the mean of both models' scores is at least this.")
+    confirm_threshold: float | None = Field(
+        None, gt=0, lt=1, description="Cascade: a passed crop is a person when the mean of both models' scores is at "
+        "least this (default: the model's own threshold, see `threshold`).")
     recheck_every: int = Field(3, ge=1, description="Re-classify tracked person boxes every N frames even without motion.")
     recheck_after_hits: int = Field(2, ge=1, description="Only tracks found this many times on moving regions are re-checked (one stray positive on a car that then stops does not keep itself alive).")
     track_ttl: float = Field(4.0, gt=0, description="Seconds a track survives without a positive classification.")

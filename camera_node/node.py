@@ -100,7 +100,8 @@ class Node:
         self.cascade = None
         self.confirm_units = 0.0  # one confirmation in screen invokes (latency is linear in MACs)
         if d.confirm_model is not None:
-            self.cascade = open_cascade(self.classifier, model_path, d.confirm_model, d.backend, d.screen_threshold, d.confirm_threshold)
+            self.cascade = open_cascade(self.classifier, model_path, d.confirm_model, d.backend, d.screen_threshold,
+                                        d.confirm_threshold if d.confirm_threshold is not None else d.threshold)
             confirm_bytes = self.cascade.confirm.model_bytes
             self.confirm_units = count_macs(confirm_bytes) / self.macs
             self.flash_bytes += len(confirm_bytes)

@@ -72,8 +72,9 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--confirm", type=Path, metavar="TFLITE",
                    help="score as the node's cascade does (detector.confirm_model): the model screens at its recorded "
                         "screen_threshold, this model confirms what passes")
-    p.add_argument("--confirm-threshold", type=float, default=0.5,
-                   help="cascade: a passed image is a person when the mean of both scores is at least this (default: %(default)s)")
+    p.add_argument("--confirm-threshold", type=float,
+                   help="cascade: a passed image is a person when the mean of both scores is at least this "
+                        "(default: the model's operating threshold)")
     p.set_defaults(func=_predict)
 
     p = cmds.add_parser("export", help="write .tflite, C array + header and model card")

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from models.data.regions import RegionSet
 from models.data.sources import trained_sources
 from models.inference import Backend, CropFit, TfliteClassifier
-from models.inference.cascade import DEFAULT_CONFIRM_THRESHOLD, cascade_scores, decision_threshold
+from models.inference.cascade import cascade_scores, decision_threshold
 from models.inference.measure import count_macs, estimate_latency, min_arena_size
 from models.inference.model_info import FALLBACK_THRESHOLD, operating_threshold, screen_threshold_of
 from models.inference.preprocess import DEFAULT_CONTEXT
@@ -166,7 +166,7 @@ def score_cascade(ours: ModelResult, screen: np.ndarray, model: Path, confirm: P
         round(cost_a.esp32_ms + share * cost_b.esp32_ms, 1),
         round(cost_a.esp32s3_ms + share * cost_b.esp32s3_ms, 1),
     )
-    threshold = decision_threshold(DEFAULT_CONFIRM_THRESHOLD)
+    threshold = decision_threshold(ours.threshold)  # the node's default: the mean of both at the model's own threshold
     name = f"cascade: {ours.name} >= {screen_threshold:.3f}, then {confirm.stem}"
     result = _result(name, True, f"{ours.input} + {confirm.stem}", f"square x{DEFAULT_CONTEXT:g}", cost, regions,
                      cascade_scores(screen, screen_threshold, confirm_scores), threshold)
@@ -284,8 +284,8 @@ def summary_table(report: dict) -> list[str]:
     cascades = any("cascade" in s for s in sets.values())
     lines = [
         "| source | regions (persons) | ours: model | ours ROC-AUC | ours recall / FPR @ thr | "
-        + " | ".join(f"{p} ROC-AUC (FPR @0.5)" for p in peer_names)
-        + " | best peer | ours >= best peer |" + (" cascade ROC-AUC / FPR, confirmed share | cascade >= best peer |" if cascades else ""),
+        + "".join(f"{p} ROC-AUC (FPR @0.5) | " for p in peer_names)
+        + "best peer | ours >= best peer |" + (" cascade ROC-AUC / FPR, share of regions confirmed | cascade >= best peer |" if cascades else ""),
         "|" + "---|" * (7 + len(peer_names) + 2 * cascades),
     ]
     for name, s in sets.items():
@@ -297,8 +297,8 @@ def summary_table(report: dict) -> list[str]:
         lines.append(
             f"| {name} | {s['regions']} ({s['persons']}) | `{Path(ours['model']).parent.name}` ({seen}) | "
             f"{_fmt(ours['auc'])} | {ours['recall']:.3f} / {ours['false_positive_rate']:.3f} @ {ours['threshold']:.3f} | "
-            + " | ".join(cells)
-            + f" | {v.get('best_peer') or '-'} | {_passed(v)} |"
+            + "".join(f"{c} | " for c in cells)
+            + f"{v.get('best_peer') or '-'} | {_passed(v)} |"
             + (_cascade_cells(s) if cascades else "")
         )
     return lines

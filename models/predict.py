@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from models.data.types import list_images, read_gray
 from models.inference import Backend, TfliteClassifier, crop_region, whole_image_box
-from models.inference.cascade import DEFAULT_CONFIRM_THRESHOLD, open_cascade
+from models.inference.cascade import open_cascade
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def describe_fit(shape: tuple[int, ...], size: int) -> str:
 
 
 def score_images(images_dir: Path, model: Path, backend: Backend = Backend.TFLM, confirm: Path | None = None,
-                 confirm_threshold: float = DEFAULT_CONFIRM_THRESHOLD) -> list[ImageScore]:
+                 confirm_threshold: float | None = None) -> list[ImageScore]:
     """Person score of each image: the whole image is the region, cut as the node cuts one.
 
     A square image (a crop the node dumped, or any square region of a frame)

@@ -15,14 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from models.inference.model_info import screen_threshold_of
+from models.inference.model_info import operating_threshold, screen_threshold_of
 from models.inference.runner import TfliteClassifier
 
 logger = logging.getLogger(__name__)
-
-#: Default decision on a passed crop: the mean of the two models' scores at least this.
-DEFAULT_CONFIRM_THRESHOLD = 0.5
-
 
 def cascade_scores(screen: np.ndarray, screen_threshold: float, confirm: np.ndarray) -> np.ndarray:
     """One score per crop: ``0.5 * screen`` if the screen stopped it, else ``0.5 + 0.5 * mean(screen, confirm)``.
@@ -46,7 +42,7 @@ class Cascade:
     screen: TfliteClassifier
     screen_threshold: float
     confirm: TfliteClassifier
-    confirm_threshold: float = DEFAULT_CONFIRM_THRESHOLD
+    confirm_threshold: float
     #: Crops the confirmation model was run on (the node's cost counter).
     confirmed: int = 0
 
@@ -73,16 +69,19 @@ def open_cascade(
     confirm_model: Path,
     backend: str,
     screen_threshold: float | None = None,
-    confirm_threshold: float = DEFAULT_CONFIRM_THRESHOLD,
+    confirm_threshold: float | None = None,
 ) -> Cascade:
     """A cascade of ``screen`` (loaded from ``screen_model``) and the model at ``confirm_model``.
 
-    The screen threshold defaults to the one recorded beside the screen model;
-    ``ValueError`` if there is none.
+    The screen threshold defaults to the one recorded beside the screen model
+    (``ValueError`` if there is none), the confirmation threshold to the
+    screen model's operating threshold: both were picked on its validation data.
     """
     threshold = screen_threshold if screen_threshold is not None else screen_threshold_of(screen_model)
     if threshold is None:
         raise ValueError(f"{screen_model}: no screen_threshold recorded beside it; set detector.screen_threshold")
+    if confirm_threshold is None:
+        confirm_threshold = operating_threshold(screen_model)
     confirm = TfliteClassifier(Path(confirm_model), backend)
     logger.info("cascade: %s screens at %.3f, %s confirms at mean >= %.2f", Path(screen_model).name, threshold,
                 Path(confirm_model).name, confirm_threshold)
