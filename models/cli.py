@@ -37,9 +37,10 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, help="override the config's epochs")
     p.add_argument("--max-steps", type=int, help="stop after this many steps (smoke runs)")
     p.add_argument("--seed", type=int, help="override the config's seed")
-    p.add_argument("--folder", type=Path, action="append", default=[], metavar="DIR",
+    p.add_argument("--folder", action="append", default=[], metavar="[SOURCE=]DIR",
                    help="add a labelled folder (labels.csv inside) to the training data, e.g. crops from "
-                        "`smartcam node simulate --dump-crops`; repeatable")
+                        "`smartcam node simulate --dump-crops`; SOURCE= names the source they were cut from "
+                        "(distractors=runs/mined/overhead), so they leave with it (--leave-out); repeatable")
     p.add_argument("--leave-out", metavar="SOURCE", action="append", default=[],
                    help="drop every training and validation path of this source (a leave-one-source-out fold "
                         "for `model evaluate`): " + ", ".join(s.name for s in SOURCES) + "; repeatable")
@@ -103,7 +104,11 @@ def _train(args: argparse.Namespace) -> int:
     from models.train import train
 
     cfg = load_train_config(args.config, epochs=args.epochs, max_steps=args.max_steps, seed=args.seed)
-    cfg.train.folders += [FolderSource(folder=folder.resolve()) for folder in args.folder]
+    for spec in args.folder:
+        source, _, folder = spec.rpartition("=")
+        if source:
+            source_named(source)  # an unknown name is an error, not a silent leak
+        cfg.train.folders.append(FolderSource(folder=Path(folder).resolve(), source=source or None))
     for name in args.leave_out:
         source = source_named(name)
         cfg.train = leave_out(cfg.train, source, cfg.data_root)

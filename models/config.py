@@ -34,6 +34,9 @@ class CocoSource(_Strict):
 class FolderSource(_Strict):
     folder: Path = Field(description="Folder of whole images (already crops).")
     labels: Path | None = Field(None, description="CSV with image,label columns (default folder/labels.csv).")
+    source: str | None = Field(
+        None, description="The source the crops were cut from (e.g. distractors, for the node's own crops of those "
+        "videos): they count as that source for leave-one-source-out and leave with it.")
 
 
 class DataSources(_Strict):
@@ -55,7 +58,7 @@ class DataSources(_Strict):
                 "yolo": [fix(p) for p in self.yolo],
                 "coco": [CocoSource(annotations=fix(c.annotations), images=fix(c.images)) for c in self.coco],
                 "mot": [fix(p) for p in self.mot],
-                "folders": [FolderSource(folder=fix(f.folder), labels=fix(f.labels)) for f in self.folders],
+                "folders": [f.model_copy(update={"folder": fix(f.folder), "labels": fix(f.labels)}) for f in self.folders],
                 "negative_videos": [fix(p) for p in self.negative_videos],
             }
         )

@@ -83,9 +83,12 @@ def _under(path: Path, root: Path) -> bool:
 
 
 def sources_touched(data: Iterable[DataSources], data_root: Path) -> list[str]:
-    """Names of the sources any path of ``data`` lies under (relative paths resolve against ``data_root``)."""
+    """Names of the sources any path of ``data`` lies under (relative paths resolve against ``data_root``),
+    or that a labelled folder says its crops were cut from."""
+    data = list(data)
     paths = [p if p.is_absolute() else data_root / p for d in data for p in _paths(d)]
-    return [s.name for s in SOURCES if any(_under(p, data_root / s.root) for p in paths)]
+    named = {f.source for d in data for f in d.folders}
+    return [s.name for s in SOURCES if s.name in named or any(_under(p, data_root / s.root) for p in paths)]
 
 
 def leave_out(data: DataSources, source: Source, data_root: Path) -> DataSources:
@@ -97,7 +100,7 @@ def leave_out(data: DataSources, source: Source, data_root: Path) -> DataSources
             "yolo": [p for p in data.yolo if keep(p)],
             "coco": [c for c in data.coco if keep(c.images)],
             "mot": [p for p in data.mot if keep(p)],
-            "folders": [f for f in data.folders if keep(f.folder)],
+            "folders": [f for f in data.folders if keep(f.folder) and f.source != source.name],
             "negative_videos": [p for p in data.negative_videos if keep(p)],
         }
     )

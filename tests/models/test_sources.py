@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from models import SHIPPED_MODEL
-from models.config import DataSources
+from models.config import DataSources, FolderSource
 from models.data.sources import SOURCES, leave_out, source_named, sources_touched, trained_sources
 from models.evaluate import held_out_model
 
@@ -69,3 +69,11 @@ def test_without_a_held_out_model_the_table_says_it_was_trained_on_the_source(tm
 
 def test_the_shipped_models_sources_are_read_from_its_card():
     assert trained_sources(SHIPPED_MODEL)  # the card records what the shipped model was trained on
+
+
+def test_crops_cut_from_a_source_count_as_it_and_leave_with_it():
+    mined = recipe().model_copy(update={"folders": [FolderSource(folder=Path("/runs/mined"), source="distractors"),
+                                                    FolderSource(folder=Path("/runs/site"))]})
+    assert "distractors" in sources_touched([mined.model_copy(update={"negative_videos": []})], ROOT)
+    fold = leave_out(mined, source_named("distractors"), ROOT)
+    assert [f.folder for f in fold.folders] == [Path("/runs/site")]
