@@ -63,6 +63,8 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--negatives-per-frame", type=int, default=4, help="hard box-free squares per frame (default: %(default)s)")
     p.add_argument("--data", type=Path, default=default_data_root(), help="data root (default: %(default)s)")
     p.add_argument("--out", type=Path, default=Path("runs/evaluate"), help="output folder (default: %(default)s)")
+    p.add_argument("--cache", type=Path, default=Path("runs/cache/scores"),
+                   help="scores of each model on each crop set, by content: re-runs score only what changed (default: %(default)s)")
     p.set_defaults(func=_evaluate)
 
     p = cmds.add_parser("predict", help="score every image in a folder: image,score CSV")
@@ -151,7 +153,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     peers = [] if args.no_peers else sorted(_require(peers_dir, "peer model folder").glob("*.tflite"))
     models = [_require(m, "model") for m in (args.model or [SHIPPED_MODEL])]
     confirm = _require(args.confirm, "confirmation model") if args.confirm else None
-    report = evaluate(models, sets, peers, args.out, args.threshold, confirm)
+    report = evaluate(models, sets, peers, args.out, args.threshold, confirm, args.cache)
     for name, s in report["sets"].items():
         ours = next(r for r in s["results"] if r["ours"])
         figure = f"AUC {ours['auc']:.4f}" if ours["auc"] is not None else f"FPR {ours['false_positive_rate']:.4f}"

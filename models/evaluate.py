@@ -8,6 +8,7 @@ best, ours is fed only the crop the node makes. Writes ``evaluation.json``,
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import json
 import logging
@@ -97,26 +98,46 @@ def _rank(labels: np.ndarray, scores: np.ndarray, threshold: float) -> float:
     return float(np.mean(scores < threshold))
 
 
+class ScoreCache:
+    """Scores of a model on a batch of crops, kept on disk by content (a peer is scored once per crop set)."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = Path(folder) if folder is not None else None
+
+    def predict(self, clf: TfliteClassifier, crops: np.ndarray) -> np.ndarray:
+        if self.folder is None:
+            return clf.predict(crops)
+        key = hashlib.blake2b(clf.model_bytes, digest_size=8)
+        key.update(np.ascontiguousarray(crops).tobytes())
+        path = self.folder / f"scores-{key.hexdigest()}.npy"
+        if path.exists():
+            return np.load(path)
+        scores = clf.predict(crops)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        np.save(path, scores)
+        return scores
+
+
 #: Regions a peer's crop fits are compared on (a seeded sample of the set; all of a smaller one).
 FIT_SAMPLE = 1500
 
 
-def best_fit(clf: TfliteClassifier, regions: RegionSet, threshold: float) -> tuple[CropFit, float]:
+def best_fit(clf: TfliteClassifier, regions: RegionSet, threshold: float, cache: ScoreCache) -> tuple[CropFit, float]:
     """The crop fit and context a peer does best with on ``regions`` (judged on a sample of them)."""
     index = np.arange(len(regions))
     if len(index) > FIT_SAMPLE:
         index = np.sort(np.random.default_rng(0).choice(index, FIT_SAMPLE, replace=False))
     labels = regions.label_array[index]
-    ranked = [(_rank(labels, clf.predict(regions.crops(clf.input_size, fit, ctx, index)), threshold), i)
+    ranked = [(_rank(labels, cache.predict(clf, regions.crops(clf.input_size, fit, ctx, index)), threshold), i)
               for i, (fit, ctx) in enumerate(PEER_FITS)]
     return PEER_FITS[max(ranked)[1]]
 
 
-def score_model(path: Path, regions: RegionSet, ours: bool, threshold: float) -> tuple[ModelResult, np.ndarray]:
+def score_model(path: Path, regions: RegionSet, ours: bool, threshold: float, cache: ScoreCache) -> tuple[ModelResult, np.ndarray]:
     """Evaluate one model on ``regions`` (peers: their best crop fit); the result and the scores."""
     clf = _open(path)
-    fit, ctx = (CropFit.SQUARE, DEFAULT_CONTEXT) if ours else best_fit(clf, regions, threshold)
-    scores = clf.predict(regions.crops(clf.input_size, fit, ctx))
+    fit, ctx = (CropFit.SQUARE, DEFAULT_CONTEXT) if ours else best_fit(clf, regions, threshold, cache)
+    scores = cache.predict(clf, regions.crops(clf.input_size, fit, ctx))
     described = f"{clf.input_size}x{clf.input_size}x{clf.channels} {clf.input_dtype.name}"
     result = _result(path.stem, ours, described, f"{fit.value} x{ctx:g}", ModelCost.measure(clf.model_bytes), regions, scores, threshold)
     return result, scores
@@ -196,6 +217,7 @@ def evaluate(
     out_dir: Path,
     threshold: float | None = None,
     confirm: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> dict:
     """Evaluate our model (per set, one that never saw its source) and ``peers`` on every set.
 
@@ -203,8 +225,10 @@ def evaluate(
     it): picked on that model's validation data, so without the evaluated
     source too. With ``confirm``, the cascade (ours screening, ``confirm``
     judging what passes) is scored too. Writes ``evaluation.json``,
-    ``evaluation.md`` and one ROC PNG per set.
+    ``evaluation.md`` and one ROC PNG per set. ``cache_dir`` keeps every
+    model's scores by content, so a re-run scores only what changed.
     """
+    cache = ScoreCache(cache_dir)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report: dict = {"models": [str(m) for m in models], "sets": {}}
@@ -212,7 +236,7 @@ def evaluate(
         model, held_out = held_out_model([Path(m) for m in models], item.source)
         thr = threshold if threshold is not None else operating_threshold(model)
         jobs = [(model, True, thr)] + [(Path(p), False, FALLBACK_THRESHOLD) for p in peers]
-        scored = [score_model(p, item.regions, ours, t) for p, ours, t in tqdm(jobs, desc=f"evaluate {set_name}", unit="model")]
+        scored = [score_model(p, item.regions, ours, t, cache) for p, ours, t in tqdm(jobs, desc=f"evaluate {set_name}", unit="model")]
         results = [r for r, _ in scored]
         results[0].model, results[0].held_out = str(model), held_out
         cascade = score_cascade(results[0], scored[0][1], model, Path(confirm), item.regions) if confirm else None

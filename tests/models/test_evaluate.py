@@ -60,3 +60,18 @@ def test_each_set_is_scored_by_its_held_out_model_with_that_models_threshold(tmp
     assert cascade["cost"]["flash_bytes"] == 2 * ours["cost"]["flash_bytes"]
     table = (tmp_path / "out" / "evaluation.md").read_text()
     assert "TRAINED ON IT" in table and "held out" in table and "cascade" in table
+
+
+def test_scores_are_kept_by_model_and_crops(tmp_path):
+    from models.evaluate import ScoreCache
+    from models.inference import TfliteClassifier
+
+    cache, clf = ScoreCache(tmp_path), TfliteClassifier(SHIPPED_MODEL, "litert")
+    crops = np.random.default_rng(0).integers(0, 256, (5, 64, 64), dtype=np.uint8)
+    first = cache.predict(clf, crops)
+    np.testing.assert_array_equal(first, clf.predict(crops))
+    (stored,) = tmp_path.glob("scores-*.npy")
+    np.save(stored, np.zeros(5, np.float32))
+    assert not cache.predict(clf, crops).any()  # read back, not scored again
+    cache.predict(clf, crops[::-1].copy())
+    assert len(list(tmp_path.glob("scores-*.npy"))) == 2  # other crops, other entry
