@@ -332,8 +332,11 @@ def markdown_report(report: dict) -> str:
     """The cross-source summary, then each set's side-by-side table."""
     lines = ["# Person-crop classifier vs peers, across sources\n", *summary_table(report), ""]
     lines.append(
-        "Ours on each source is a model that never saw it (leave-one-source-out: not trained on, not used for the "
-        "epoch or the threshold); its threshold is its own, picked on its validation data. On a negatives-only source "
+        "Ours on each source is the first given model that never saw it (leave-one-source-out: not trained on, not "
+        "used for the epoch or the threshold; \"TRAINED ON IT\" where none was given); its threshold is its own, "
+        "picked on its validation data. A cascade screens at the model's recall-0.98 threshold and confirms at the mean "
+        "of both scores >= the model's threshold; its MACs and latency are per region (screen + the confirmed share), "
+        "its flash and arena both models'. On a negatives-only source "
         "(no persons) the figure is the false-positive rate at the operating threshold (peers: 0.5).\n"
     )
     for set_name, s in report["sets"].items():

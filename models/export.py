@@ -53,21 +53,42 @@ ATTRIBUTION = [
         "licence": "CC BY-NC-SA 3.0",
     },
     {
+        "dataset": "bgslibrary traffic videos, the node's own crops (`smartcam node simulate --dump-crops`)",
+        "use": "hard negatives: what the node's motion stage sent to the CNN on the whole of each video",
+        "source": "bgslibrary repository sample set",
+        "licence": "third party, internal testing only",
+    },
+    {
         "dataset": "teacher: MLPerf Tiny visual wake words reference model (mlperf_tiny_vww_96_int8)",
-        "use": "distillation: its score on every training crop, mixed into the training target (not shipped)",
+        "use": "distillation: one of three teachers whose mean score on every training crop is mixed into the target (not shipped)",
         "source": "mlcommons/tiny",
         "licence": "Apache-2.0",
+    },
+    {
+        "dataset": "teachers: Wake Vision model zoo (wv_quality_mcunet-10fps_vww, wv_quality_micronets_vww4_128_128_INT8)",
+        "use": "distillation, as above (not shipped); trained on the Wake Vision dataset",
+        "source": "harvard-edge/Wake_Vision",
+        "licence": "CC BY 4.0 / Apache-2.0",
     },
 ]
 
 #: How the shipped model is made again (configs/model_train.yaml holds the recipe, seed included).
-REPRODUCE = (
-    "smartcam model train --out runs/full  # configs/model_train.yaml; teacher scores cached under runs/cache\n"
-    "smartcam model train --leave-out SOURCE --out runs/fold-SOURCE  # one fold per training source\n"
-    "smartcam model evaluate --model runs/full/person_detector.tflite --model runs/fold-*/person_detector.tflite "
-    "--confirm ../shared/peers/mlperf_tiny_vww_96_int8.tflite --out runs/eval\n"
-    "smartcam model export --model runs/full/person_detector.tflite --evaluation runs/eval/evaluation.json"
-)
+REPRODUCE = """\
+# The node's own crops of each person-free video, mined twice: with the previously shipped model (runs/mined-prev)
+# and with a first distilled model (runs/mined: --config pointing detector.model at it); which regions reach the CNN
+# depends on the model.
+D=../shared/data/distractors
+for v in traffic_overhead traffic_suburban; do
+  smartcam node simulate --source $D/$v.avi --dump-crops runs/mined-prev/$v --out runs/mine/$v
+done
+M=""; for m in mined mined-prev; do for v in traffic_overhead traffic_suburban; do M="$M --folder distractors=runs/$m/$v"; done; done
+smartcam model train $M --out runs/ship          # configs/model_train.yaml; teacher scores cached in runs/cache
+for s in cctv_clinic capston2-test distractors; do  # leave-one-source-out folds for the table
+  smartcam model train $M --leave-out $s --out runs/fold-$s
+done
+smartcam model evaluate --model runs/ship/person_detector.tflite --model runs/fold-*/person_detector.tflite \\
+  --confirm ../shared/peers/mlperf_tiny_vww_96_int8.tflite --out runs/eval
+smartcam model export --model runs/ship/person_detector.tflite --evaluation runs/eval/evaluation.json"""
 
 
 def op_names(flatbuffer: bytes) -> list[str]:
