@@ -67,6 +67,12 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                    help="scores of each model on each crop set, by content: re-runs score only what changed (default: %(default)s)")
     p.set_defaults(func=_evaluate)
 
+    p = cmds.add_parser("calibrate-cascade", help="record the cascade's confirmation threshold, picked on the model's validation data")
+    p.add_argument("--model", type=Path, required=True, help="screening model (training.json beside it)")
+    p.add_argument("--confirm", type=Path, required=True, help="confirmation model .tflite")
+    p.add_argument("--cache", type=Path, default=Path("runs/cache"), help="crop cache folder (default: %(default)s)")
+    p.set_defaults(func=_calibrate_cascade)
+
     p = cmds.add_parser("predict", help="score every image in a folder: image,score CSV")
     p.add_argument("--images", type=Path, required=True, help="folder of image files (any size)")
     p.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="model (default: the shipped one)")
@@ -160,6 +166,15 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"{name}: ours ({Path(ours['model']).parent.name}, held out: {ours['held_out']}) {figure}; "
               f"verdict {json.dumps(s['verdict'])}")
     print(f"table: {args.out / 'evaluation.md'}")
+    return 0
+
+
+def _calibrate_cascade(args: argparse.Namespace) -> int:
+    from models.calibrate import calibrate_cascade
+
+    entry = calibrate_cascade(_require(args.model, "model"), _require(args.confirm, "confirmation model"), args.cache)
+    print(f"confirm at mean score >= {entry['confirm_threshold']:.3f}: validation recall {entry['val_recall']:.3f}, "
+          f"false-positive rate {entry['val_false_positive_rate']:.3f}, {entry['val_confirmed_share']:.1%} of crops confirmed")
     return 0
 
 

@@ -23,7 +23,7 @@ from models.data.sources import trained_sources
 from models.inference import Backend, CropFit, TfliteClassifier
 from models.inference.cascade import cascade_scores, decision_threshold
 from models.inference.measure import count_macs, estimate_latency, min_arena_size
-from models.inference.model_info import FALLBACK_THRESHOLD, operating_threshold, screen_threshold_of
+from models.inference.model_info import FALLBACK_THRESHOLD, cascade_threshold_of, operating_threshold, screen_threshold_of
 from models.inference.preprocess import DEFAULT_CONTEXT
 from models.metrics import operating_point, recall_by_size, roc_auc, roc_curve
 
@@ -187,7 +187,9 @@ def score_cascade(ours: ModelResult, screen: np.ndarray, model: Path, confirm: P
         round(cost_a.esp32_ms + share * cost_b.esp32_ms, 1),
         round(cost_a.esp32s3_ms + share * cost_b.esp32s3_ms, 1),
     )
-    threshold = decision_threshold(ours.threshold)  # the node's default: the mean of both at the model's own threshold
+    # The node's default: calibrated on the model's validation data, else the mean of both at the model's own threshold.
+    calibrated = cascade_threshold_of(model, confirm)
+    threshold = decision_threshold(ours.threshold if calibrated is None else calibrated)
     name = f"cascade: {ours.name} >= {screen_threshold:.3f}, then {confirm.stem}"
     result = _result(name, True, f"{ours.input} + {confirm.stem}", f"square x{DEFAULT_CONTEXT:g}", cost, regions,
                      cascade_scores(screen, screen_threshold, confirm_scores), threshold)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.inference.model_info import operating_threshold, screen_threshold_of
+from models.inference.model_info import cascade_threshold_of, operating_threshold, screen_threshold_of
 from models.inference.runner import TfliteClassifier
 
 logger = logging.getLogger(__name__)
@@ -74,12 +74,15 @@ def open_cascade(
     """A cascade of ``screen`` (loaded from ``screen_model``) and the model at ``confirm_model``.
 
     The screen threshold defaults to the one recorded beside the screen model
-    (``ValueError`` if there is none), the confirmation threshold to the
-    screen model's operating threshold: both were picked on its validation data.
+    (``ValueError`` if there is none), the confirmation threshold to the one
+    ``smartcam model calibrate-cascade`` recorded for this confirmation model,
+    else the screen model's operating threshold: all picked on its validation data.
     """
     threshold = screen_threshold if screen_threshold is not None else screen_threshold_of(screen_model)
     if threshold is None:
         raise ValueError(f"{screen_model}: no screen_threshold recorded beside it; set detector.screen_threshold")
+    if confirm_threshold is None:
+        confirm_threshold = cascade_threshold_of(screen_model, confirm_model)
     if confirm_threshold is None:
         confirm_threshold = operating_threshold(screen_model)
     confirm = TfliteClassifier(Path(confirm_model), backend)

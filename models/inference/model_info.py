@@ -33,3 +33,18 @@ def operating_threshold(model_path: Path) -> float:
 def screen_threshold_of(model_path: Path) -> float | None:
     """The high-recall threshold a cascade screens with, if the model records one."""
     return _recorded(model_path, "screen_threshold")
+
+
+def cascade_threshold_of(model_path: Path, confirm_model: Path) -> float | None:
+    """The confirmation threshold calibrated for ``confirm_model`` beside the screening model, if any."""
+    folder = Path(model_path).parent
+    for name in (CARD_FILE, TRAINING_FILE):
+        doc_path = folder / name
+        if doc_path.exists():
+            doc = json.loads(doc_path.read_text())
+            if doc.get("model_file", Path(model_path).name) != Path(model_path).name:
+                continue
+            entry = doc.get("cascade", (doc.get("training") or {}).get("cascade")) or {}
+            if entry.get("confirm_model") == Path(confirm_model).name:
+                return float(entry["confirm_threshold"])
+    return None

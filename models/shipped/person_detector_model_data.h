@@ -14,8 +14,8 @@ constexpr int kPersonDetectorArenaSize = 36864;
 // of the region with 1.25x context, shifted inside the frame where it fits.
 constexpr int kPersonDetectorInputSize = 64;
 // Output: 1 int8 person score, probability = (q + 128) / 256.
-constexpr float kPersonDetectorThreshold = 0.929688f;
-constexpr int kPersonDetectorThresholdQ = 110;
+constexpr float kPersonDetectorThreshold = 0.839844f;
+constexpr int kPersonDetectorThresholdQ = 87;
 constexpr int kPersonDetectorOpCount = 5;
 // Ops to register, e.g. tflite::MicroMutableOpResolver<5> resolver;
 //   resolver.AddConv2D();

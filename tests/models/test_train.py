@@ -99,3 +99,17 @@ def test_a_teacher_scores_the_training_crops_once_and_the_report_names_it(tmp_pa
     assert 0 <= report["screen_threshold"] <= 1
     train(cfg, tmp_path / "b", tmp_path / "cache")
     assert list((tmp_path / "cache").glob("teacher-*.npy")) == cached
+
+
+def test_the_cascade_threshold_is_calibrated_on_the_models_own_validation_data(tmp_path, yolo_split, moving_video):
+    from models import SHIPPED_MODEL
+    from models.calibrate import calibrate_cascade
+    from models.inference.model_info import cascade_threshold_of
+
+    train(tiny_config(yolo_split, moving_video), tmp_path / "m", tmp_path / "cache")
+    model = tmp_path / "m" / "person_detector.tflite"
+    assert cascade_threshold_of(model, SHIPPED_MODEL) is None
+    entry = calibrate_cascade(model, SHIPPED_MODEL, tmp_path / "cache")
+    assert entry["confirm_model"] == SHIPPED_MODEL.name and 0 <= entry["val_false_positive_rate"] <= 0.02 + 1e-9
+    assert cascade_threshold_of(model, SHIPPED_MODEL) == entry["confirm_threshold"]
+    assert cascade_threshold_of(model, tmp_path / "other.tflite") is None
