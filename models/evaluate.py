@@ -23,7 +23,12 @@ from models.data.sources import trained_sources
 from models.inference import Backend, CropFit, TfliteClassifier
 from models.inference.cascade import cascade_scores, decision_threshold
 from models.inference.measure import count_macs, estimate_latency, min_arena_size
-from models.inference.model_info import FALLBACK_THRESHOLD, cascade_threshold_of, operating_threshold, screen_threshold_of
+from models.inference.model_info import (
+    FALLBACK_THRESHOLD,
+    cascade_threshold_of,
+    operating_threshold,
+    screen_threshold_of,
+)
 from models.inference.preprocess import DEFAULT_CONTEXT
 from models.metrics import operating_point, recall_by_size, roc_auc, roc_curve
 
