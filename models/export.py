@@ -86,6 +86,10 @@ smartcam model train $M --out runs/ship          # configs/model_train.yaml; tea
 for s in cctv_clinic capston2-test distractors; do  # leave-one-source-out folds for the table
   smartcam model train $M --leave-out $s --out runs/fold-$s
 done
+smartcam model calibrate-cascade --model runs/ship/person_detector.tflite --confirm ../shared/peers/mlperf_tiny_vww_96_int8.tflite
+for s in cctv_clinic capston2-test distractors; do
+  smartcam model calibrate-cascade --model runs/fold-$s/person_detector.tflite --confirm ../shared/peers/mlperf_tiny_vww_96_int8.tflite
+done
 smartcam model evaluate --model runs/ship/person_detector.tflite --model runs/fold-*/person_detector.tflite \\
   --confirm ../shared/peers/mlperf_tiny_vww_96_int8.tflite --out runs/eval
 smartcam model export --model runs/ship/person_detector.tflite --evaluation runs/eval/evaluation.json"""

@@ -13,7 +13,7 @@ from smartcam.cli import main
 from tests.conftest import person_scene
 
 
-@pytest.mark.parametrize("argv", [[], ["model"], ["model", "train"], ["model", "evaluate"], ["model", "predict"], ["model", "export"], ["model", "adapt"]])
+@pytest.mark.parametrize("argv", [[], ["model"], ["model", "train"], ["model", "evaluate"], ["model", "predict"], ["model", "export"], ["model", "adapt"], ["model", "calibrate-cascade"]])
 def test_every_command_has_help(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main([*argv, "--help"])
