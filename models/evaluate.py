@@ -1,9 +1,12 @@
-"""Score our model and every peer model on the same labelled regions, side by side.
+"""Score our model and every peer model on the same labelled regions, side by side, source by source.
 
 Each model gets the regions at its own input size, channels and
 quantisation; peers are tried with every crop fit and context and keep their
-best, ours is fed only the crop the node makes. Writes ``evaluation.json``,
-``evaluation.md`` (table) and one ROC plot PNG per region set.
+best, ours is fed only the crop the node makes. On each source ours is a
+model that never saw it (leave-one-source-out, :func:`held_out_model`); with
+a confirmation model the cascade is scored too. Writes ``evaluation.json``,
+``evaluation.md`` (cross-source summary, then a table per source) and one
+ROC plot PNG per source with persons.
 """
 from __future__ import annotations
 
