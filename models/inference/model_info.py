@@ -10,8 +10,8 @@ CARD_FILE = "model_card.json"
 TRAINING_FILE = "training.json"
 
 
-def _recorded(model_path: Path, key: str) -> float | None:
-    """``key`` from the model card beside ``model_path``, else from its training report."""
+def _recorded_value(model_path: Path, key: str):
+    """``key`` as recorded beside ``model_path``: in its model card, else its training report; ``None`` if absent."""
     folder = Path(model_path).parent
     for name in (CARD_FILE, TRAINING_FILE):
         doc_path = folder / name
@@ -20,8 +20,13 @@ def _recorded(model_path: Path, key: str) -> float | None:
             if doc.get("model_file", Path(model_path).name) == Path(model_path).name:
                 value = doc.get(key, (doc.get("training") or {}).get(key))
                 if value is not None:
-                    return float(value)
+                    return value
     return None
+
+
+def _recorded(model_path: Path, key: str) -> float | None:
+    value = _recorded_value(model_path, key)
+    return None if value is None else float(value)
 
 
 def operating_threshold(model_path: Path) -> float:
@@ -37,14 +42,5 @@ def screen_threshold_of(model_path: Path) -> float | None:
 
 def cascade_threshold_of(model_path: Path, confirm_model: Path) -> float | None:
     """The confirmation threshold calibrated for ``confirm_model`` beside the screening model, if any."""
-    folder = Path(model_path).parent
-    for name in (CARD_FILE, TRAINING_FILE):
-        doc_path = folder / name
-        if doc_path.exists():
-            doc = json.loads(doc_path.read_text())
-            if doc.get("model_file", Path(model_path).name) != Path(model_path).name:
-                continue
-            entry = doc.get("cascade", (doc.get("training") or {}).get("cascade")) or {}
-            if entry.get("confirm_model") == Path(confirm_model).name:
-                return float(entry["confirm_threshold"])
-    return None
+    entry = _recorded_value(model_path, "cascade") or {}
+    return float(entry["confirm_threshold"]) if entry.get("confirm_model") == Path(confirm_model).name else None
