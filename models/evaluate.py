@@ -24,13 +24,11 @@ from tqdm import tqdm
 from models.data.regions import RegionSet
 from models.data.sources import trained_sources
 from models.inference import Backend, CropFit, TfliteClassifier
-from models.inference.cascade import cascade_scores, decision_threshold
+from models.inference.cascade import open_cascade
 from models.inference.measure import count_macs, estimate_latency, min_arena_size
 from models.inference.model_info import (
     FALLBACK_THRESHOLD,
-    cascade_threshold_of,
     operating_threshold,
-    screen_threshold_of,
 )
 from models.inference.preprocess import DEFAULT_CONTEXT
 from models.metrics import operating_point, recall_by_size, roc_auc, roc_curve
@@ -141,14 +139,13 @@ def best_fit(clf: TfliteClassifier, regions: RegionSet, threshold: float, cache:
     return PEER_FITS[max(ranked)[1]]
 
 
-def score_model(path: Path, regions: RegionSet, ours: bool, threshold: float, cache: ScoreCache) -> tuple[ModelResult, np.ndarray]:
-    """Evaluate one model on ``regions`` (peers: their best crop fit); the result and the scores."""
+def score_model(path: Path, regions: RegionSet, ours: bool, threshold: float, cache: ScoreCache) -> ModelResult:
+    """Evaluate one model on ``regions`` (peers: their best crop fit)."""
     clf = _open(path)
     fit, ctx = (CropFit.SQUARE, DEFAULT_CONTEXT) if ours else best_fit(clf, regions, threshold, cache)
     scores = cache.predict(clf, regions.crops(clf.input_size, fit, ctx))
     described = f"{clf.input_size}x{clf.input_size}x{clf.channels} {clf.input_dtype.name}"
-    result = _result(path.stem, ours, described, f"{fit.value} x{ctx:g}", ModelCost.measure(clf.model_bytes), regions, scores, threshold)
-    return result, scores
+    return _result(path.stem, ours, described, f"{fit.value} x{ctx:g}", ModelCost.measure(clf.model_bytes), regions, scores, threshold)
 
 
 def _result(name: str, ours: bool, described: str, fit: str, cost: ModelCost, regions: RegionSet,
@@ -173,20 +170,17 @@ def _result(name: str, ours: bool, described: str, fit: str, cost: ModelCost, re
     )
 
 
-def score_cascade(ours: ModelResult, screen: np.ndarray, model: Path, confirm: Path, regions: RegionSet) -> ModelResult | None:
-    """Our model screening every region at its high-recall threshold, ``confirm`` judging what passes
-    (the node's square crop at the confirmation model's input; see :mod:`models.inference.cascade`). ``None`` if ``model`` records no screen threshold."""
-    screen_threshold = screen_threshold_of(model)
-    if screen_threshold is None:
-        logger.warning("%s records no screen_threshold (train it again): no cascade figures", model)
+def score_cascade(ours: ModelResult, model: Path, confirm: Path, regions: RegionSet) -> ModelResult | None:
+    """The node's cascade (:func:`models.inference.cascade.open_cascade`, with its defaults) on ``regions``: our model
+    screening, ``confirm`` judging what passes. ``None`` if ``model`` records no screen threshold."""
+    try:
+        cascade = open_cascade(_open(model), model, confirm, Backend.LITERT.value)
+    except ValueError as exc:
+        logger.warning("no cascade figures: %s", exc)
         return None
-    clf = _open(confirm)
-    passed = screen >= screen_threshold
-    confirm_scores = np.zeros(len(regions), np.float32)
-    if passed.any():
-        confirm_scores[passed] = clf.predict(regions.crops(clf.input_size, index=np.nonzero(passed)[0]))
-    cost_a, cost_b = ours.cost, ModelCost.measure(clf.model_bytes)
-    share = float(passed.mean())
+    scores = cascade.predict(regions.crops(cascade.screen.input_size), lambda size, index: regions.crops(size, index=index))
+    cost_a, cost_b = ours.cost, ModelCost.measure(cascade.confirm.model_bytes)
+    share = cascade.confirmed / max(len(regions), 1)
     # Flash and arena: both resident at once. MACs and latency: per region, the screen plus the share confirmed.
     cost = ModelCost(
         cost_a.flash_bytes + cost_b.flash_bytes,
@@ -195,12 +189,9 @@ def score_cascade(ours: ModelResult, screen: np.ndarray, model: Path, confirm: P
         round(cost_a.esp32_ms + share * cost_b.esp32_ms, 1),
         round(cost_a.esp32s3_ms + share * cost_b.esp32s3_ms, 1),
     )
-    # The node's default: calibrated on the model's validation data, else the mean of both at the model's own threshold.
-    calibrated = cascade_threshold_of(model, confirm)
-    threshold = decision_threshold(ours.threshold if calibrated is None else calibrated)
-    name = f"cascade: {ours.name} >= {screen_threshold:.3f}, then {confirm.stem}"
+    name = f"cascade: {ours.name} >= {cascade.screen_threshold:.3f}, then {confirm.stem}"
     result = _result(name, True, f"{ours.input} + {confirm.stem}", f"square x{DEFAULT_CONTEXT:g}", cost, regions,
-                     cascade_scores(screen, screen_threshold, confirm_scores), threshold)
+                     scores, cascade.threshold)
     result.confirmed_share = share
     return result
 
@@ -246,10 +237,9 @@ def evaluate(
         model, held_out = held_out_model([Path(m) for m in models], item.source)
         thr = threshold if threshold is not None else operating_threshold(model)
         jobs = [(model, True, thr)] + [(Path(p), False, FALLBACK_THRESHOLD) for p in peers]
-        scored = [score_model(p, item.regions, ours, t, cache) for p, ours, t in tqdm(jobs, desc=f"evaluate {set_name}", unit="model")]
-        results = [r for r, _ in scored]
+        results = [score_model(p, item.regions, ours, t, cache) for p, ours, t in tqdm(jobs, desc=f"evaluate {set_name}", unit="model")]
         results[0].model, results[0].held_out = str(model), held_out
-        cascade = score_cascade(results[0], scored[0][1], model, Path(confirm), item.regions) if confirm else None
+        cascade = score_cascade(results[0], model, Path(confirm), item.regions) if confirm else None
         if cascade is not None:
             cascade.model, cascade.held_out = str(model), held_out
         entry = {

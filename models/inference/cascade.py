@@ -20,6 +20,7 @@ from models.inference.runner import TfliteClassifier
 
 logger = logging.getLogger(__name__)
 
+
 def cascade_scores(screen: np.ndarray, screen_threshold: float, confirm: np.ndarray) -> np.ndarray:
     """One score per crop: ``0.5 * screen`` if the screen stopped it, else ``0.5 + 0.5 * mean(screen, confirm)``.
 
