@@ -48,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", help="output WxH, e.g. 768x576 (default: the sequence's)")
     p.add_argument("--empty-seconds", type=float, default=12.0, help="length of empty stretches (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--still", type=float, default=0.0, metavar="SECONDS",
+                   help="per sequence, add a walker who stays still this long (noise, flicker, sway), then walks on")
+    p.add_argument("--far", type=float, metavar="SCALE",
+                   help="per sequence, add the walkers scaled by SCALE at the far side (e.g. 0.2: 25-60 px tall in 640x480)")
+    p.add_argument("--parked", type=float, default=0.0, metavar="SECONDS",
+                   help="hold each distractor clip half-way this long (what is on the road is parked)")
     p.set_defaults(func=_scenario)
 
 
@@ -106,7 +112,8 @@ def _scenario(args: argparse.Namespace) -> int:
             size = (w, h)
         except ValueError:
             raise ConfigError(f"--size must look like 768x576, got {args.size!r}") from None
-    doc = build_scenario(args.mot, args.distractors, args.out, args.fps, size, args.empty_seconds, args.seed)
+    doc = build_scenario(args.mot, args.distractors, args.out, args.fps, size, args.empty_seconds, args.seed,
+                         still_seconds=args.still, far_scale=args.far, parked_seconds=args.parked)
     print(f"{doc['frames']} frames ({doc['person_frames']} with a person) at {doc['fps']:g} fps -> {args.out / doc['video']}, {args.out / doc['truth']}")
     return 0
 

@@ -18,7 +18,8 @@
 * Masks (polygons) mark where motion is ignored; masked pixels never move
   and take no part in the brightness and global-change estimates.
 * Moving pixels are cleaned, grouped into connected regions, merged when
-  they touch, filtered by size and capped per frame (largest first).
+  they touch or lie stacked one above the other (the parts of one person),
+  filtered by size and capped per frame (largest first).
 """
 from __future__ import annotations
 
@@ -62,11 +63,18 @@ class MotionDetector:
 
     def background_patch(self, box: Box) -> np.ndarray | None:
         """A copy of the learnt background under ``box`` (tiny-frame pixels), with its noise threshold."""
-        if self._bg is None:
+        return self._patch(self._bg, box)
+
+    def frame_patch(self, box: Box) -> np.ndarray | None:
+        """A copy of the last frame (gain-compensated) under ``box``, with the background's noise threshold."""
+        return self._patch(self._frame, box)
+
+    def _patch(self, image: np.ndarray | None, box: Box) -> np.ndarray | None:
+        if image is None:
             return None
-        window = _slices(box, self._bg.shape)
+        window = _slices(box, image.shape)
         limit = np.maximum(self.cfg.threshold * np.sqrt(self._var[window]), self.cfg.min_diff)
-        return np.stack([self._bg[window], limit])
+        return np.stack([image[window], limit])
 
     def differs_from(self, box: Box, patch: np.ndarray | None) -> float:
         """Share of ``box`` in the last frame that differs from a saved background patch."""
@@ -149,7 +157,7 @@ class MotionDetector:
                 self._bg[window][region] = frame[window][region]  # a ghost: absorb it now
                 continue
             boxes.append(Box(float(x), float(y), float(w), float(h)))
-        boxes = merge_touching(boxes, margin=1.0)
+        boxes = merge_stacked(merge_touching(boxes, margin=1.0), self.cfg.stack_gap)
         area = float(moving.size)
         boxes = [b for b in boxes if self.cfg.min_area * area <= b.area <= self.cfg.max_area * area]
         return sorted(boxes, key=lambda b: -b.area)[: self.cfg.max_regions]
@@ -188,6 +196,31 @@ def merge_touching(boxes: list[Box], margin: float) -> list[Box]:
             for j in range(i + 1, len(boxes)):
                 a, b = boxes[i], boxes[j]
                 if a.intersects(b, margin):
+                    boxes[i] = a.union(b)
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes
+
+
+def merge_stacked(boxes: list[Box], gap: float) -> list[Box]:
+    """Repeatedly union boxes stacked one above the other: sharing at least half the narrower one's width
+    and at most ``gap`` of the taller one's height apart (a person's head, body and legs that the
+    background model sees as separate blobs where the clothes match the scene). ``gap`` 0: off."""
+    if gap <= 0:
+        return boxes
+    boxes = list(boxes)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                shared = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+                apart = max(a.y, b.y) - min(a.y + a.h, b.y + b.h)
+                if shared >= 0.5 * min(a.w, b.w) and apart <= gap * max(a.h, b.h):
                     boxes[i] = a.union(b)
                     del boxes[j]
                     merged = True

@@ -194,6 +194,7 @@ class Node:
             lambda: self.sensor.decode_gray(jpeg, self.cfg.sensor.person_scale), self.budget.available(frame.timestamp),
             lambda box: self.motion.background_patch(scale_box(box, tiny)),
             lambda box, patch: self.motion.differs_from(scale_box(box, tiny), patch),
+            lambda box: self.motion.frame_patch(scale_box(box, tiny)),
         )
         ran = self._spent() - before
         self.budget.spend(frame.timestamp, math.ceil(ran))

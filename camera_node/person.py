@@ -30,11 +30,17 @@ from functools import reduce
 import numpy as np
 
 from camera_node.config import DetectorConfig
+from camera_node.tracks import Track, TrackRules
 from models.inference import TfliteClassifier, crop_region
 from models.inference.cascade import Cascade
 from models.inference.preprocess import Box
 
 logger = logging.getLogger(__name__)
+
+#: Tracks kept at most (people and candidates); beyond, the least convincing are dropped.
+MAX_TRACKS = 16
+#: A re-check's box differing from the person's saved look in more than this share has changed (they left).
+APPEARANCE_CHANGE = 0.5
 
 
 @dataclass
@@ -45,17 +51,6 @@ class Detection:
     score: float
     person: bool
     from_track: bool = False
-
-
-@dataclass
-class Track:
-    box: Box
-    score: float
-    last_positive: float
-    last_checked_frame: int
-    background: object = None  # the empty background under the box when last seen moving
-    last_moved: float | None = None  # time of the last detection on a motion region
-    hits: int = 1  # positive classifications on motion regions
 
 
 @dataclass
@@ -117,6 +112,7 @@ class PersonStage:
         self.classifier = classifier
         self.cascade = cascade  # when set: ``classifier`` screens, the cascade's confirmation model decides
         self.threshold = cascade.threshold if cascade is not None else threshold
+        self.rules = TrackRules(self.threshold, min(cfg.min_score, self.threshold), cfg.confirm_hits, cfg.max_speed)
         self.person_scale = person_scale
         self.tracks: list[Track] = []
         self.rejected: list[Rejected] = []
@@ -133,6 +129,7 @@ class PersonStage:
         budget_left: int,
         snapshot: Callable[[Box], object],
         differs: Callable[[Box, object], float],
+        look: Callable[[Box], object] | None = None,
     ) -> list[Detection]:
         """Classify ``proposals`` (sensor-frame pixels) and due track re-checks.
 
@@ -141,18 +138,23 @@ class PersonStage:
         ``snapshot(box)`` saves the empty background under a box;
         ``differs(box, saved)`` is the share of the box that now differs from
         it: a track is re-checked (the CNN run) only above ``recheck_foreground``.
+        ``look(box)`` saves what the box shows now (the person when last seen
+        moving): a re-check scored below the threshold counts only while the
+        box still looks like that (someone sitting still), not once it changed
+        (they left and the spot's new look scores person-like by chance).
         """
         self._expire(timestamp)
         unremembered, followed = self._unremembered(proposals, timestamp)
-        candidates: list[tuple[Box, bool]] = [(p, False) for p in unremembered]
+        candidates: list[tuple[Box, bool, bool]] = [(p, False, True) for p in unremembered]
         for track in self.tracks:
-            due = track.hits >= self.cfg.recheck_after_hits and frame_index - track.last_checked_frame >= self.cfg.recheck_every
+            due = track.person and frame_index - track.last_checked_frame >= self.cfg.recheck_every
             if not due or any(iou(track.box, p) > 0.2 for p in proposals):
                 continue
             if differs(track.box, track.background) < self.cfg.recheck_foreground:
                 track.last_checked_frame = frame_index  # the spot looks empty again: nobody to classify there
                 continue
-            candidates.append((track.box, True))
+            unchanged = track.appearance is None or differs(track.box, track.appearance) < APPEARANCE_CHANGE
+            candidates.append((track.box, True, unchanged))
         allowed = min(self.cfg.max_inferences_per_frame, budget_left)
         self.skipped += max(0, len(candidates) - allowed)
         candidates = candidates[:allowed]
@@ -169,10 +171,8 @@ class PersonStage:
         self.inferences += len(candidates)
         if self.on_crops is not None:
             self.on_crops(frame_index, crops, scores)
-        detections = []
-        for (box, tracked), score in zip(candidates, scores):
-            detections.append(Detection(box, float(score), bool(score >= self.threshold), tracked))
-        self._update_tracks(frame_index, timestamp, detections, snapshot)
+        detections = [Detection(box, float(score), False, tracked) for (box, tracked, _), score in zip(candidates, scores)]
+        self._update_tracks(frame_index, timestamp, detections, [c[2] for c in candidates], snapshot, look)
         self._remember_rejections(timestamp, detections, followed)
         return detections
 
@@ -205,7 +205,7 @@ class PersonStage:
         return out, {id(p): owner[id(p)] for p in out if id(p) in owner}
 
     def _covers_track(self, box: Box) -> bool:
-        """Does ``box`` cover most of a person track (someone may have merged into the blob)?"""
+        """Does ``box`` cover most of a track (someone, or something that may be someone, merged into the blob)?"""
         return any(t.box.intersection_area(box) >= 0.5 * t.box.area for t in self.tracks)
 
     def _remember_rejections(self, timestamp: float, detections: list[Detection], followed: dict[int, Rejected]) -> None:
@@ -244,19 +244,36 @@ class PersonStage:
         margin = 0.02 * max(w, h)
         return box.x <= margin or box.y <= margin or box.x + box.w >= w - margin or box.y + box.h >= h - margin
 
-    def _update_tracks(self, frame_index: int, timestamp: float, detections: list[Detection], snapshot: Callable[[Box], object]) -> None:
-        for det in detections:
-            match = max(self.tracks, key=lambda t: iou(t.box, det.box), default=None)
-            overlapping = match is not None and iou(match.box, det.box) > 0.2
-            if overlapping:
-                match.last_checked_frame = frame_index
-            if not det.person:
-                continue
-            if det.from_track:
-                match.score, match.last_positive = det.score, timestamp
-            elif overlapping:
-                match.box, match.score, match.last_positive, match.last_moved = det.box, det.score, timestamp, timestamp
-                match.hits += 1
-                match.background = snapshot(det.box)
-            else:
-                self.tracks.append(Track(det.box, det.score, timestamp, frame_index, snapshot(det.box), timestamp))
+    def _update_tracks(self, frame_index: int, timestamp: float, detections: list[Detection], unchanged: list[bool],
+                       snapshot: Callable[[Box], object], look: Callable[[Box], object] | None) -> None:
+        """Each classification is evidence for the track it matches (:mod:`camera_node.tracks`); a motion region
+        scored at least ``min_score`` that matches none starts a track. A detection is a person when its
+        track's evidence says so (a re-check: and it counted as evidence)."""
+        for det, same in zip(detections, unchanged):
+            track = self._match(det.box)
+            positive = False
+            if track is not None:
+                track.last_checked_frame = frame_index
+                positive = track.observe(det.score, timestamp, self.rules, None if det.from_track else det.box, same)
+            elif not det.from_track and det.score >= self.rules.min_score:
+                track = Track(det.box, timestamp, frame_index)
+                positive = track.observe(det.score, timestamp, self.rules, det.box)
+                self.tracks.append(track)
+            if positive and not det.from_track:  # seen moving: the empty background behind it, and how it looks
+                track.background = snapshot(det.box)
+                track.appearance = look(det.box) if look is not None else None
+            det.person = track is not None and track.person and (positive or not det.from_track)
+        if len(self.tracks) > MAX_TRACKS:  # bounded: the least convincing go first
+            self.tracks = sorted(self.tracks, key=lambda t: (not t.person, -t.last_positive))[:MAX_TRACKS]
+
+    def _match(self, box: Box) -> Track | None:
+        """The track ``box`` belongs to: the best overlap above 0.2 IoU, else one whose box holds its centre
+        at a comparable size (a person's head or legs moving on their own are still that person)."""
+        best = max(self.tracks, key=lambda t: iou(t.box, box), default=None)
+        if best is not None and iou(best.box, box) > 0.2:
+            return best
+        for t in self.tracks:
+            grown = Box(t.box.x - 0.1 * t.box.w, t.box.y - 0.1 * t.box.h, 1.2 * t.box.w, 1.2 * t.box.h)
+            if grown.contains(box.cx, box.cy) and 0.25 <= box.area / max(t.box.area, 1.0) <= 4.0:
+                return t
+        return None

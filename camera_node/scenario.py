@@ -23,6 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from models.data.mot import find_video, parse_mot_rows
+from models.inference.preprocess import Box
 
 logger = logging.getLogger(__name__)
 
@@ -123,19 +124,45 @@ def paint_out(frame: np.ndarray, background: np.ndarray, remove, keep) -> np.nda
     return (frame * (1 - mask) + background * mask).astype(np.uint8)
 
 
-class ScenarioWriter:
-    """Appends frames to the video and presence to the truth, tracking segments."""
+def _clear_view_frame(seq: Sequence, track: int) -> int:
+    """The frame nearest the middle of ``track`` where its person is fully in view and apart from everyone
+    else (painting the others out there would cut into them); the least crowded one if there is none."""
+    boxes = seq.tracks[track]
+    w, h = seq.frames[0].shape[1::-1]
 
-    def __init__(self, path: Path, size: tuple[int, int], fps: float, seed: int) -> None:
-        self.path, self.size, self.fps = Path(path), size, fps
-        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    def crowding(f: int) -> float:
+        x, y, bw, bh = boxes[f]
+        me = Box(x - 0.2 * bw, y - 0.1 * bh, 1.4 * bw, 1.2 * bh)
+        others = [Box(*t[f]) for k, t in seq.tracks.items() if k != track and f in t]
+        return sum(me.intersection_area(o) for o in others) / me.area
+
+    inside = [f for f, (x, y, bw, bh) in boxes.items() if x > 4 and y > 4 and x + bw < w - 4 and y + bh < h - 4]
+    span = sorted(inside or boxes)
+    middle = span[len(span) // 2]
+    return min(span, key=lambda f: (crowding(f) > 0, crowding(f) if crowding(f) > 0 else abs(f - middle)))
+
+
+class ScenarioBuilder:
+    """Appends segments to one labelled video: the frames (MJPEG AVI), per-frame presence and the timeline.
+
+    Every frame gets the sensor's noise; held frames (a person who stays still, a parked car) also get
+    a slow brightness flicker, and a held person a sub-pixel sway, so nothing is a frozen copy.
+    """
+
+    def __init__(self, out_dir: Path, size: tuple[int, int], fps: float, seed: int = 0) -> None:
+        self.out_dir, self.size, self.fps = Path(out_dir), size, fps
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.writer = cv2.VideoWriter(str(self.out_dir / "scenario.avi"), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
         if not self.writer.isOpened():
-            raise ValueError(f"cannot write {path}")
+            raise ValueError(f"cannot write {self.out_dir / 'scenario.avi'}")
         self.writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
         self.presence: list[bool] = []
         self.segments: list[Segment] = []
+        self.sources: list[str] = []
         self.rng = np.random.default_rng(seed)
+        self._videos: dict[Path, tuple[list[np.ndarray], float]] = {}
 
+    # -- frames ----------------------------------------------------------
     def add(self, frame: np.ndarray, present: bool, noise: float = 2.0) -> None:
         if frame.shape[1::-1] != self.size:
             frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
@@ -144,11 +171,131 @@ class ScenarioWriter:
         self.writer.write(frame)
         self.presence.append(present)
 
-    def segment(self, kind: str, frames: int, **detail) -> None:
+    def _hold(self, frame: np.ndarray, seconds: float, present: bool, sway_box: tuple[int, int, int, int] | None = None) -> int:
+        """``frame`` for ``seconds``: flicker (+-3% gain, slow), and inside ``sway_box`` a sub-pixel sway."""
+        n = round(seconds * self.fps)
+        mask = None
+        if sway_box is not None:
+            mask = cv2.GaussianBlur(_box_mask(frame.shape[:2], [sway_box], 0.1).astype(np.float32) / 255, (9, 9), 0)[..., None]
+        for i in range(n):
+            t = i / self.fps
+            out = frame.astype(np.float32)
+            if mask is not None:
+                dx, dy = 0.8 * np.sin(2 * np.pi * t / 4.1), 0.5 * np.sin(2 * np.pi * t / 3.3)
+                moved = cv2.warpAffine(frame, np.float32([[1, 0, dx], [0, 1, dy]]), frame.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
+                out = out * (1 - mask) + moved.astype(np.float32) * mask
+            gain = 1.0 + 0.03 * np.sin(2 * np.pi * t / 2.3) + self.rng.normal(0, 0.004)
+            self.add(np.clip(out * gain, 0, 255).astype(np.uint8), present)
+        return n
+
+    def _segment(self, kind: str, frames: int, **detail) -> None:
         self.segments.append(Segment(kind, len(self.presence) - frames, frames, detail))
 
-    def close(self) -> None:
+    def _video(self, path: Path) -> tuple[list[np.ndarray], float]:
+        if path not in self._videos:
+            self._videos[path] = read_video(path)
+            self.sources.append(str(path))
+        return self._videos[path]
+
+    # -- segments --------------------------------------------------------
+    def empty(self, bg: np.ndarray, seconds: float, kind: str = "empty", gain_dip: float = 0.0) -> None:
+        """The empty scene; ``gain_dip`` darkens it smoothly by that share and back (a cloud, auto-exposure)."""
+        n = round(seconds * self.fps)
+        for i in range(n):
+            gain = 1.0 - gain_dip * np.sin(np.pi * i / max(n - 1, 1)) ** 2
+            self.add(np.clip(bg.astype(np.float32) * gain, 0, 255).astype(np.uint8), False)
+        self._segment(kind, n, **({"min_gain": round(1 - gain_dip, 3)} if gain_dip else {}))
+
+    def _person_frames(self, seq: Sequence, bg: np.ndarray, chosen: list[int]):
+        """(source index, frame with only ``chosen`` people, their boxes) at the output frame rate."""
+        others = [t for t in seq.tracks if t not in chosen]
+        for i in range(round(len(seq.frames) / seq.fps * self.fps)):
+            src = min(len(seq.frames) - 1, int(i * seq.fps / self.fps))
+            keep = [seq.tracks[t][src] for t in chosen if src in seq.tracks[t]]
+            remove = [seq.tracks[t][src] for t in others if src in seq.tracks[t]]
+            yield src, paint_out(seq.frames[src], bg, remove, keep), keep
+
+    def person(self, seq: Sequence, bg: np.ndarray, chosen: list[int]) -> None:
+        """The sequence with only the ``chosen`` tracks' people: they walk through."""
+        n = 0
+        for _, frame, keep in self._person_frames(seq, bg, chosen):
+            self.add(frame, bool(keep))
+            n += 1
+        self._segment("person", n, sequence=seq.name, tracks=chosen)
+        self.sources.append(seq.name)
+
+    def still(self, seq: Sequence, bg: np.ndarray, track: int, seconds: float) -> None:
+        """One person walks in, stays still for ``seconds`` (breathing-size sway, flicker, noise), walks on."""
+        boxes = seq.tracks[track]
+        hold_at = _clear_view_frame(seq, track)
+        n, held = 0, False
+        for src, frame, keep in self._person_frames(seq, bg, [track]):
+            if not held and src >= hold_at:
+                held = True
+                n += self._hold(frame, seconds, bool(keep), boxes.get(src))
+            self.add(frame, bool(keep))
+            n += 1
+        self._segment("still", n, sequence=seq.name, tracks=[track], hold_seconds=seconds,
+                      person_height=round(boxes[hold_at][3]))
+        self.sources.append(seq.name)
+
+    def far(self, seq: Sequence, bg: np.ndarray, chosen: list[int], scale: float) -> None:
+        """The ``chosen`` people scaled by ``scale`` and walking across the upper (far) part of the empty scene."""
+        w, h = seq.frames[0].shape[1::-1]
+        sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+        ox, oy = (w - sw) // 2, round(0.12 * h)
+        n, heights = 0, []
+        for _, frame, keep in self._person_frames(seq, bg, chosen):
+            diff = np.abs(frame.astype(np.int16) - bg.astype(np.int16)).max(axis=2) > 20
+            alpha = (diff & (_box_mask(diff.shape, keep, 0.1) > 0)).astype(np.uint8) * 255
+            alpha = cv2.GaussianBlur(cv2.dilate(alpha, np.ones((3, 3), np.uint8)), (5, 5), 0).astype(np.float32) / 255
+            small = cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
+            a = cv2.resize(alpha, (sw, sh), interpolation=cv2.INTER_AREA)[..., None]
+            out = bg.copy()
+            region = out[oy : oy + sh, ox : ox + sw].astype(np.float32)
+            out[oy : oy + sh, ox : ox + sw] = (small * a + region * (1 - a)).astype(np.uint8)
+            self.add(out, bool(keep))
+            heights += [b[3] * scale for b in keep]
+            n += 1
+        self._segment("far", n, sequence=seq.name, tracks=chosen, scale=scale,
+                      person_height_min=round(min(heights)) if heights else None,
+                      person_height_median=round(float(np.median(heights))) if heights else None)
+        self.sources.append(seq.name)
+
+    def distractor(self, path: Path, seconds: float, hold_seconds: float = 0.0) -> None:
+        """A person-free clip for up to ``seconds``; with ``hold_seconds`` it stops half-way for that long
+        (what is on the road then is parked: a car that drives in, stands, drives off)."""
+        frames, src_fps = self._video(Path(path))
+        n_play = min(round(seconds * self.fps), int(len(frames) / src_fps * self.fps))
+        n = 0
+        for i in range(n_play):
+            frame = frames[min(len(frames) - 1, int(i * src_fps / self.fps))]
+            if hold_seconds and i == n_play // 2:
+                n += self._hold(frame, hold_seconds, False)
+            self.add(frame, False)
+            n += 1
+        self._segment("parked" if hold_seconds else "distractor", n, video=Path(path).name,
+                      **({"hold_seconds": hold_seconds} if hold_seconds else {}))
+
+    def finish(self) -> dict:
+        """Close the video, write ``truth.csv`` and ``scenario.json``; return the latter's document."""
         self.writer.release()
+        with open(self.out_dir / "truth.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["frame", "present"])
+            w.writerows((i, int(p)) for i, p in enumerate(self.presence))
+        doc = {
+            "video": "scenario.avi",
+            "truth": "truth.csv",
+            "fps": self.fps,
+            "size": list(self.size),
+            "frames": len(self.presence),
+            "person_frames": int(sum(self.presence)),
+            "segments": [s.__dict__ for s in self.segments],
+            "sources": list(dict.fromkeys(self.sources)),
+        }
+        (self.out_dir / "scenario.json").write_text(json.dumps(doc, indent=2))
+        return doc
 
 
 def build_scenario(
@@ -159,70 +306,40 @@ def build_scenario(
     size: tuple[int, int] | None = None,
     empty_seconds: float = 12.0,
     seed: int = 0,
+    still_seconds: float = 0.0,
+    far_scale: float | None = None,
+    parked_seconds: float = 0.0,
 ) -> dict:
-    """Write ``scenario.avi``, ``truth.csv`` and ``scenario.json`` into ``out_dir``."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write ``scenario.avi``, ``truth.csv`` and ``scenario.json`` into ``out_dir``.
+
+    Per sequence: empty, people walking through, empty, an illumination dip, a distractor clip (held for
+    ``parked_seconds`` half-way if given), a second group of walkers; optionally one walker who stays
+    still for ``still_seconds`` and the walkers scaled by ``far_scale`` at the far side.
+    """
     seqs = [load_sequence(d) for d in tqdm(seq_dirs, desc="load sequences", unit="seq")]
     first = seqs[0]
-    fps = fps or first.fps
-    size = size or first.frames[0].shape[1::-1]
-    out = ScenarioWriter(out_dir / "scenario.avi", size, fps, seed)
-    def empty(bg: np.ndarray, seconds: float, kind: str = "empty", gain_dip: float = 0.0) -> None:
-        n = round(seconds * fps)
-        for i in range(n):
-            gain = 1.0 - gain_dip * np.sin(np.pi * i / max(n - 1, 1)) ** 2
-            out.add(np.clip(bg.astype(np.float32) * gain, 0, 255).astype(np.uint8), False)
-        out.segment(kind, n, **({"min_gain": round(1 - gain_dip, 3)} if gain_dip else {}))
-
-    def person_segment(seq: Sequence, bg: np.ndarray, chosen: list[int]) -> None:
-        others = [t for t in seq.tracks if t not in chosen]
-        n = round(len(seq.frames) / seq.fps * fps)
-        for i in range(n):
-            src = min(len(seq.frames) - 1, int(i * seq.fps / fps))
-            keep = [seq.tracks[t][src] for t in chosen if src in seq.tracks[t]]
-            remove = [seq.tracks[t][src] for t in others if src in seq.tracks[t]]
-            out.add(paint_out(seq.frames[src], bg, remove, keep), bool(keep))
-        out.segment("person", n, sequence=seq.name, tracks=chosen)
-
-    def distractor(path: Path, seconds: float) -> None:
-        frames, src_fps = read_video(path)
-        n = min(round(seconds * fps), int(len(frames) / src_fps * fps))
-        for i in range(n):
-            out.add(frames[min(len(frames) - 1, int(i * src_fps / fps))], False)
-        out.segment("distractor", n, video=path.name)
-
+    out = ScenarioBuilder(out_dir, size or first.frames[0].shape[1::-1], fps or first.fps, seed)
     for k, seq in enumerate(seqs):
         bg = estimate_background(seq)
         by_length = sorted(walking_tracks(seq), key=lambda t: -len(seq.tracks[t]))
         groups = [by_length[0::2][:3], by_length[1::2][:3]]
-        empty(bg, empty_seconds)
-        person_segment(seq, bg, groups[0])
-        empty(bg, empty_seconds)
-        empty(bg, 8.0, "illumination", gain_dip=0.45)
+        out.empty(bg, empty_seconds)
+        out.person(seq, bg, groups[0])
+        out.empty(bg, empty_seconds)
+        out.empty(bg, 8.0, "illumination", gain_dip=0.45)
         if distractors:
-            distractor(distractors[k % len(distractors)], 8.0)
-            empty(bg, empty_seconds * 0.5)
+            out.distractor(distractors[k % len(distractors)], 8.0, parked_seconds)
+            out.empty(bg, empty_seconds * 0.5)
         if groups[1]:
-            person_segment(seq, bg, groups[1])
-            empty(bg, empty_seconds)
-    out.close()
-    with open(out_dir / "truth.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["frame", "present"])
-        w.writerows((i, int(p)) for i, p in enumerate(out.presence))
-    doc = {
-        "video": "scenario.avi",
-        "truth": "truth.csv",
-        "fps": fps,
-        "size": list(size),
-        "frames": len(out.presence),
-        "person_frames": int(sum(out.presence)),
-        "segments": [s.__dict__ for s in out.segments],
-        "sources": [str(d) for d in seq_dirs] + [str(d) for d in distractors],
-    }
-    (out_dir / "scenario.json").write_text(json.dumps(doc, indent=2))
-    return doc
+            out.person(seq, bg, groups[1])
+            out.empty(bg, empty_seconds)
+        if still_seconds:
+            out.still(seq, bg, by_length[0], still_seconds)
+            out.empty(bg, empty_seconds)
+        if far_scale:
+            out.far(seq, bg, groups[0], far_scale)
+            out.empty(bg, empty_seconds)
+    return out.finish()
 
 
 def presence_only_truth(video: Path, out_csv: Path) -> int:

@@ -49,6 +49,10 @@ class Box:
             or other.y + other.h + margin <= self.y
         )
 
+    def contains(self, x: float, y: float) -> bool:
+        """True when the point lies inside (edges included)."""
+        return self.x <= x <= self.x + self.w and self.y <= y <= self.y + self.h
+
     def intersection_area(self, other: Box) -> float:
         ix = max(0.0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
         iy = max(0.0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))

@@ -2,7 +2,7 @@
 import numpy as np
 
 from camera_node.config import MotionConfig
-from camera_node.motion import MotionDetector, merge_touching, polygon_mask
+from camera_node.motion import MotionDetector, merge_stacked, merge_touching, polygon_mask
 from models.inference.preprocess import Box
 
 RNG = np.random.default_rng(0)
@@ -97,6 +97,23 @@ def test_proposals_are_capped_and_largest_first():
 def test_touching_boxes_merge():
     merged = merge_touching([Box(0, 0, 5, 5), Box(5.5, 0, 5, 5), Box(30, 30, 2, 2)], margin=1.0)
     assert sorted((b.x, b.w) for b in merged) == [(0, 10.5), (30, 2)]
+
+
+def test_a_person_seen_as_head_body_and_legs_apart_is_one_region():
+    head, body, legs, beside = Box(10, 0, 4, 4), Box(9, 6, 6, 8), Box(10, 16, 5, 8), Box(40, 6, 6, 8)
+    merged = merge_stacked([head, body, legs, beside], gap=0.5)
+    assert sorted((b.x, b.y, b.w, b.h) for b in merged) == [(9, 0, 6, 24), (40, 6, 6, 8)]
+    assert len(merge_stacked([head, body, legs], gap=0.0)) == 3  # off
+
+
+def test_stacked_fragments_of_a_real_blob_are_proposed_once():
+    det = learnt()
+    img = BASE.copy()
+    img[10:16, 30:36] = 15  # head
+    img[19:30, 29:37] = 15  # body, 3 px below
+    img[33:42, 30:36] = 15  # legs
+    boxes = det.update(frame(img)).proposals
+    assert len(boxes) == 1 and boxes[0].h >= 30
 
 
 LEFT_HALF = [[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]

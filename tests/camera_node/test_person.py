@@ -2,7 +2,8 @@
 import numpy as np
 
 from camera_node.config import DetectorConfig
-from camera_node.person import PersonStage, Track
+from camera_node.person import PersonStage
+from camera_node.tracks import Track
 from models import SHIPPED_MODEL
 from models.inference import TfliteClassifier
 from models.inference.preprocess import Box
@@ -12,6 +13,13 @@ GRAY = np.random.default_rng(0).integers(0, 255, (240, 320), dtype=np.uint8)
 
 def stage(threshold=0.5, **cfg):
     return PersonStage(DetectorConfig(**cfg), TfliteClassifier(SHIPPED_MODEL), threshold, person_scale=2)
+
+
+def person_track(box, background=None, last_moved=None):
+    """A track the evidence already calls a person (two hits on moving regions), last seen at t=0."""
+    t = Track(box, first_seen=0.0, last_checked_frame=0, background=background, last_moved=last_moved, hits=2, person=True)
+    t.scores.extend([0.9, 0.9])
+    return t
 
 
 def run(s, frame, proposals=(), budget=10, differs=1.0, decode=lambda: GRAY):
@@ -34,12 +42,12 @@ def test_each_proposal_is_classified_within_the_budget():
 
 def test_tracks_are_rechecked_every_n_frames_without_motion():
     s = stage(threshold=0.0, recheck_every=3)  # threshold 0: every crop is a "person"
-    s.tracks = [Track(Box(100, 100, 40, 100), 0.9, 0.0, 0, hits=2)]
+    s.tracks = [person_track(Box(100, 100, 40, 100))]
     assert [len(run(s, i)) for i in range(1, 10)] == [0, 0, 1, 0, 0, 1, 0, 0, 1]
 
 
 def test_a_region_found_only_once_is_not_kept_alive_by_re_checks():
-    s = stage(threshold=0.0, recheck_every=1, recheck_after_hits=2)
+    s = stage(threshold=0.0, recheck_every=1, confirm_hits=2, reject_memory=0.0)
     run(s, 0, [Box(50, 50, 40, 100)])  # one positive on a moving region (a car, say, that then stops)
     assert [len(run(s, i)) for i in range(1, 4)] == [0, 0, 0] and s.tracks[0].hits == 1
     run(s, 4, [Box(52, 50, 40, 100)])  # found moving again: now a confirmed track ...
@@ -49,7 +57,7 @@ def test_a_region_found_only_once_is_not_kept_alive_by_re_checks():
 
 def test_a_spot_that_looks_empty_again_is_not_re_checked_and_its_track_expires():
     s = stage(threshold=0.0, recheck_every=1, track_ttl=0.25)
-    s.tracks = [Track(Box(100, 100, 40, 100), 0.9, 0.0, 0, hits=2)]
+    s.tracks = [person_track(Box(100, 100, 40, 100))]
     decoded = []
     assert run(s, 1, differs=0.0, decode=lambda: decoded.append(1) or GRAY) == []
     assert not decoded and s.inferences == 0  # the empty background is recognised without the CNN
@@ -60,7 +68,7 @@ def test_a_spot_that_looks_empty_again_is_not_re_checked_and_its_track_expires()
 
 def test_a_standing_person_keeps_the_track_and_its_saved_background():
     s = stage(threshold=0.0, recheck_every=1, track_ttl=0.25)
-    s.tracks = [Track(Box(100, 100, 40, 100), 0.9, 0.0, 0, background="empty street", hits=2)]
+    s.tracks = [person_track(Box(100, 100, 40, 100), "empty street")]
     for i in range(1, 20):
         run(s, i, differs=0.6)
     assert len(s.tracks) == 1 and s.tracks[0].background == "empty street"
@@ -74,14 +82,14 @@ def test_a_moving_detection_saves_the_background_under_its_box():
 
 def test_re_checks_alone_keep_a_track_only_so_long():
     s = PersonStage(DetectorConfig(recheck_every=1, stationary_timeout=1.0), TfliteClassifier(SHIPPED_MODEL), 0.0, 2, (640, 480))
-    s.tracks = [Track(Box(300, 200, 40, 100), 0.9, 0.0, 0, "saved", last_moved=0.0, hits=2)]
+    s.tracks = [person_track(Box(300, 200, 40, 100), "saved", last_moved=0.0)]
     alive = [bool(run(s, i, differs=0.9) is not None and s.tracks) for i in range(1, 16)]
     assert alive[:9] == [True] * 9 and not any(alive[11:])
 
 
 def test_a_track_at_the_frame_border_is_let_go_sooner():
     s = PersonStage(DetectorConfig(recheck_every=1, edge_timeout=0.3), TfliteClassifier(SHIPPED_MODEL), 0.0, 2, (640, 480))
-    s.tracks = [Track(Box(610, 200, 30, 100), 0.9, 0.0, 0, "saved", last_moved=0.0, hits=2)]
+    s.tracks = [person_track(Box(610, 200, 30, 100), "saved", last_moved=0.0)]
     for i in range(1, 6):
         run(s, i, differs=0.9)
     assert s.tracks == []
@@ -157,5 +165,37 @@ def test_a_rejected_region_is_followed_even_when_its_blob_jitters():
 def test_a_region_covering_a_person_track_is_always_classified():
     s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0)
     cnn_runs(s, [0])
-    s.tracks = [Track(Box(30, 110, 20, 40), 0.95, 0.0, 0, hits=2)]  # a person inside the car's box
+    s.tracks = [person_track(Box(30, 110, 20, 40))]  # a person inside the car's box
     assert cnn_runs(s, [1, 2]) == [1, 1]
+
+
+def test_a_single_positive_on_a_moving_region_is_not_yet_a_person():
+    s = stage(threshold=0.0, confirm_hits=2, reject_memory=0.0)
+    assert [d.person for d in run(s, 0, [Box(50, 50, 40, 100)])] == [False]
+    assert [d.person for d in run(s, 1, [Box(54, 50, 40, 100)])] == [True]
+
+
+def test_a_region_racing_across_the_frame_is_never_a_person():
+    s = stage(threshold=0.0, confirm_hits=2, reject_memory=0.0, max_speed=4.0)
+    dets = [run(s, i, [Box(20 + 30 * i, 100, 80, 40)]) for i in range(6)]  # 40 px high, 300 px/s: 7.5 heights/s
+    assert max(t.hits for t in s.tracks) == 6  # one track, found on every frame
+    assert not any(d.person for frame in dets for d in frame)
+
+
+def test_a_weak_re_check_counts_only_while_the_spot_still_looks_like_the_person():
+    def stage_with_track():
+        s = stage(threshold=0.999, min_score=0.01, recheck_every=1, track_ttl=0.25)  # re-checks score in between
+        s.tracks = [person_track(Box(100, 100, 40, 100), "empty street")]
+        s.tracks[0].appearance = "the person"
+        return s
+
+    def recheck(s, i, looks_changed):
+        return s.process(i, i / 10, [], lambda: GRAY, 10, lambda box: "saved",
+                         lambda box, saved: (0.9 if looks_changed else 0.0) if saved == "the person" else 0.9)
+
+    sitting = stage_with_track()
+    assert all(d.person for i in range(1, 10) for d in recheck(sitting, i, looks_changed=False))
+    assert sitting.tracks  # sitting still for 0.9 s: kept
+    left = stage_with_track()
+    dets = [d for i in range(1, 10) for d in recheck(left, i, looks_changed=True)]
+    assert dets and not any(d.person for d in dets) and left.tracks == []  # a ghost: not a person, let go

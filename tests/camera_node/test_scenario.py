@@ -53,3 +53,29 @@ def test_scenario_video_and_truth_agree(tmp_path, moving_video):
     assert sum(present) == doc["person_frames"] == person["frames"] == 30
     assert present[person["first_frame"] - 1] == 0 and present[person["first_frame"]] == 1
     assert json.loads((tmp_path / "out" / "scenario.json").read_text())["segments"] == doc["segments"]
+
+
+def test_a_walker_who_stays_still_is_held_with_noise_and_counted_present(tmp_path):
+    seq, _ = synthetic_sequence(tmp_path)
+    doc = build_scenario([seq], [], tmp_path / "out", empty_seconds=1.0, still_seconds=3.0)
+    still = next(s for s in doc["segments"] if s["kind"] == "still")
+    assert still["frames"] == 30 + 30 and still["detail"]["hold_seconds"] == 3.0  # the walk plus 3 s held at 10 fps
+    rows = [int(r["present"]) for r in csv.DictReader((tmp_path / "out" / "truth.csv").open())]
+    assert all(rows[still["first_frame"] : still["first_frame"] + still["frames"]])
+    cap = cv2.VideoCapture(str(tmp_path / "out" / "scenario.avi"))
+    frames = [cap.read()[1] for _ in range(doc["frames"])]
+    held = frames[still["first_frame"] + 20 : still["first_frame"] + 40]
+    changes = [np.abs(a.astype(int) - b).mean() for a, b in zip(held, held[1:])]
+    assert 0.5 < min(changes) and max(changes) < 6  # never a frozen copy, never a jump
+
+
+def test_far_walkers_are_scaled_down_and_parked_clips_stop(tmp_path, moving_video):
+    seq, _ = synthetic_sequence(tmp_path)
+    doc = build_scenario([seq], [moving_video], tmp_path / "out", empty_seconds=1.0, far_scale=0.5, parked_seconds=2.0)
+    far = next(s for s in doc["segments"] if s["kind"] == "far")
+    assert far["detail"]["person_height_median"] == 25  # the 50 px walker at half size
+    parked = next(s for s in doc["segments"] if s["kind"] == "parked")
+    assert parked["frames"] == 24 + 20
+    rows = [int(r["present"]) for r in csv.DictReader((tmp_path / "out" / "truth.csv").open())]
+    assert not any(rows[parked["first_frame"] : parked["first_frame"] + parked["frames"]])
+    assert sum(rows[far["first_frame"] : far["first_frame"] + far["frames"]]) == 30

@@ -1,0 +1,47 @@
+"""The unseen-camera suite (camera_node/suite.py) as one table: every scenario, the node's decisions.
+
+Builds the scenarios from ../shared once (cached under --work), runs the node
+with --config (default: the built-in defaults) on each and prints one markdown
+line per scenario (events vs presences, frame recall, false alerts, alert
+latency, savings vs the oracle, CNN share of person-free frames) and the goals
+it misses. Tuned scenarios first, then the held-out ones.
+
+    python bench/node_suite.py [--config configs/node.yaml] [--work runs/suite] [--only still-tud-campus ...]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from camera_node.config import load_node_config
+from camera_node.suite import SUITE, run_suite, suite_table
+from models.config import default_data_root
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, help="node YAML (default: built-in defaults)")
+    parser.add_argument("--data", type=Path, default=default_data_root(), help="data root (default: %(default)s)")
+    parser.add_argument("--work", type=Path, default=Path("runs/suite"), help="scenario cache and runs (default: %(default)s)")
+    parser.add_argument("--only", nargs="+", choices=[s.name for s in SUITE], help="run only these scenarios")
+    parser.add_argument("--backend", choices=["tflm", "litert"], help="override the detector backend")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not (args.data / "mot15").is_dir():
+        print(f"error: no MOT15 sequences under {args.data} (set --data or SMARTCAM_DATA)", file=sys.stderr)
+        return 1
+    cfg = load_node_config(args.config)
+    if args.backend:
+        cfg.detector.backend = args.backend
+    rows = run_suite(cfg, args.data, args.work, args.only)
+    args.work.mkdir(parents=True, exist_ok=True)
+    (args.work / "suite.json").write_text(json.dumps(rows, indent=2))
+    print(suite_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""What a tracked region's evidence says: is it a person, and is it still there?
+
+A track collects the CNN's scores on one region over time (on motion
+proposals that match it and on re-checks while it stands still). One score
+decides nothing, as in Frigate's ``min_score``/``threshold`` pair:
+
+* it **becomes a person** once ``confirm_hits`` scores on moving regions are
+  in and the median of its recent scores reaches the model's threshold, and
+  it moves like a person: a region crossing more than ``max_speed`` of its
+  own heights a second (a car at 10 m/s) is never confirmed;
+* a confirmed track **stays a person** while that median stays at or above
+  ``min_score`` (hysteresis: someone sitting still scores lower than someone
+  walking, but keeps scoring) and it keeps moving plausibly;
+* its **last positive** is the last score at or above ``min_score`` — for a
+  re-check of a box that no longer looks as the person did when last seen
+  moving (they left; the spot scores person-like by chance), only at the
+  threshold; the person stage lets it go ``track_ttl`` after that.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from models.inference.preprocess import Box
+
+#: Scores a track's median is taken over (bounded: long-running state).
+SCORE_HISTORY = 7
+
+
+@dataclass
+class TrackRules:
+    """The thresholds a track's evidence is judged by (from the detector config and the model)."""
+
+    threshold: float  # median to become a person
+    min_score: float  # a score at least this is evidence for; the median to stay a person
+    confirm_hits: int = 2
+    max_speed: float = 4.0  # box heights per second
+
+
+@dataclass
+class Track:
+    """One region followed over frames, with its evidence."""
+
+    box: Box
+    first_seen: float
+    last_checked_frame: int
+    background: object = None  # the empty background under the box when last seen moving
+    appearance: object = None  # what the box showed then (the person)
+    last_moved: float | None = None  # time of the last classification on a motion region
+    last_positive: float = 0.0  # time of the last score >= min_score
+    hits: int = 0  # scores >= min_score on motion regions
+    person: bool = False  # the evidence says a person (see the module docstring)
+    scores: deque = field(default_factory=lambda: deque(maxlen=SCORE_HISTORY))
+    origin: tuple[float, float, float] | None = None  # (t, cx, cy) where motion first placed it
+
+    @property
+    def score(self) -> float:
+        """Median of the recent scores (0 before any)."""
+        ordered = sorted(self.scores)
+        if not ordered:
+            return 0.0
+        mid = len(ordered) // 2
+        return ordered[mid] if len(ordered) % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
+
+    def speed(self, timestamp: float) -> float:
+        """Travel since the first sighting in box heights per second (0 until a tenth of a second has passed)."""
+        if self.origin is None or timestamp - self.origin[0] < 0.1:
+            return 0.0
+        t0, x0, y0 = self.origin
+        return math.hypot(self.box.cx - x0, self.box.cy - y0) / max(self.box.h, 1.0) / (timestamp - t0)
+
+    def observe(self, score: float, timestamp: float, rules: TrackRules, box: Box | None = None,
+                unchanged: bool = True) -> bool:
+        """Add one classification: on a motion region that matched (``box`` given, the track moves there)
+        or a re-check of the box where it stands (``box`` None; ``unchanged``: the box still looks as when the
+        person was last seen moving). Judge the evidence; return whether this score counted for the track
+        (at least ``min_score``; a re-check of a changed box only at the threshold)."""
+        self.scores.append(score)
+        if box is not None:
+            self.last_moved = timestamp
+        positive = score >= (rules.min_score if box is not None or unchanged else rules.threshold)
+        if positive:
+            self.last_positive = timestamp
+            if box is not None:  # a region the CNN doubts (a stray part, a passer-by) does not move the track
+                self.box = box
+                self.hits += 1
+                if self.origin is None:
+                    self.origin = (timestamp, box.cx, box.cy)
+        plausible = self.speed(timestamp) <= rules.max_speed
+        if self.person:
+            self.person = plausible and self.score >= rules.min_score
+        else:
+            self.person = plausible and self.hits >= rules.confirm_hits and self.score >= rules.threshold
+        return positive
