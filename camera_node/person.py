@@ -68,10 +68,12 @@ class Rejected:
         return Box(self.box.x + self.velocity[0] * dt, self.box.y + self.velocity[1] * dt, self.box.w, self.box.h)
 
     def follows(self, box: Box, timestamp: float) -> bool:
-        """Is ``box`` this object, or a part of it, moved on: at most twice its size, and mostly on
-        where it was last seen or where its motion puts it now (a blob's centre jitters from frame
-        to frame, so neither place alone is reliable)?"""
-        if box.area > 2.0 * self.box.area:
+        """Is ``box`` this object, or a part of it, moved on: at most twice its size (four times if it
+        holds most of it: more of the object coming into view), and mostly on where it was last seen
+        or where its motion puts it now (a blob's centre jitters from frame to frame, so neither place
+        alone is reliable)?"""
+        if box.area > 4.0 * self.box.area or (
+                box.area > 2.0 * self.box.area and box.intersection_area(self.box) < 0.8 * self.box.area):
             return False
         return any(box.intersection_area(place) >= 0.5 * min(box.area, place.area)
                    for place in (self.box, self.predicted(timestamp)))

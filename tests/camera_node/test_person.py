@@ -199,3 +199,11 @@ def test_a_weak_re_check_counts_only_while_the_spot_still_looks_like_the_person(
     left = stage_with_track()
     dets = [d for i in range(1, 10) for d in recheck(left, i, looks_changed=True)]
     assert dets and not any(d.person for d in dets) and left.tracks == []  # a ghost: not a person, let go
+
+
+def test_a_rejected_car_driving_in_fast_is_still_that_car():
+    s = stage(threshold=1.0, min_score=0.999, reject_below=1.0, reject_memory=5.0, regrowth_interval=0.25)
+    def driving_in(i):  # at 10 fps a car entering the view triples its area every frame, holding what was seen
+        return car(i, size=30 * 1.75**i)
+
+    assert cnn_runs(s, range(4), driving_in) == [1, 0, 0, 1]  # not on every frame: once per regrowth interval
