@@ -46,6 +46,7 @@ class Publisher:
         self._stopping = False
         self.delivered = 0
         self.rejected = 0  # config/set messages that failed validation
+        self.delivery_errors = 0  # unexpected errors the delivery worker survived
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"smartcam-node-{camera_id}", protocol=mqtt.MQTTv311, clean_session=True
         )
@@ -75,7 +76,7 @@ class Publisher:
         try:
             self.spool.put(QueuedMessage(name, payload, qos, retain))
         except OSError as exc:
-            self.spool.dropped += 1
+            self.spool.count_dropped()
             logger.error("cannot spool message on %s: %s", name, exc)
         with self._wake:
             self._wake.notify()
@@ -129,24 +130,34 @@ class Publisher:
 
     # -- delivery worker ---------------------------------------------------
     def _drain(self) -> None:
+        """Deliver in order while connected; an unexpected error is logged and delivery goes on."""
         while not self._stopping:
-            item = self.spool.peek() if self.connected else None
-            if item is None:
-                with self._wake:
-                    self._wake.wait(timeout=0.5)
-                continue
-            path, msg = item
-            info = self.client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
-            if msg.qos == 0:
-                delivered = info.rc == mqtt.MQTT_ERR_SUCCESS
-            else:
-                try:
-                    info.wait_for_publish(timeout=5.0)
-                except (RuntimeError, ValueError):
-                    pass
-                delivered = info.is_published()
-            if delivered:
-                self.spool.ack(path)
-                self.delivered += 1
-            else:
-                time.sleep(0.2)
+            try:
+                self._deliver_next()
+            except Exception:  # noqa: BLE001 - the node keeps queueing; delivery must not die silently
+                self.delivery_errors += 1
+                logger.exception("delivery failed; retrying")
+                time.sleep(1.0)
+
+    def _deliver_next(self) -> None:
+        """Publish the oldest spooled message and ack it once the broker has it (or wait for news)."""
+        item = self.spool.peek() if self.connected else None
+        if item is None:
+            with self._wake:
+                self._wake.wait(timeout=0.5)
+            return
+        path, msg = item
+        info = self.client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+        if msg.qos == 0:
+            delivered = info.rc == mqtt.MQTT_ERR_SUCCESS
+        else:
+            try:
+                info.wait_for_publish(timeout=5.0)
+            except (RuntimeError, ValueError):
+                pass
+            delivered = info.is_published()
+        if delivered:
+            self.spool.ack(path)
+            self.delivered += 1
+        else:
+            time.sleep(0.2)

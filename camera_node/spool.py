@@ -52,7 +52,8 @@ class Spool:
         for tmp in self.dir.glob("*.tmp"):
             tmp.unlink()
         self._files = sorted(self.dir.glob("*.msg"))
-        self.bytes = sum(p.stat().st_size for p in self._files)
+        self._sizes = {p: p.stat().st_size for p in self._files}  # what each file counts against the cap
+        self.bytes = sum(self._sizes.values())
         self._next = int(self._files[-1].stem) + 1 if self._files else 0
 
     def __len__(self) -> int:
@@ -62,7 +63,7 @@ class Spool:
         """Append durably; evict the oldest beyond the cap (raises ``OSError`` if the disk is full)."""
         data = message.encode()
         if len(data) > self.max_bytes:
-            self.dropped += 1
+            self.count_dropped()
             logger.error("message on %s (%d B) is larger than the whole queue; dropped", message.topic, len(data))
             return
         with self._lock:
@@ -74,16 +75,17 @@ class Spool:
                     f.flush()
                     os.fsync(f.fileno())
                 os.replace(tmp, path)
+                _fsync_dir(self.dir)  # the rename itself survives a power cut
             except OSError:
                 tmp.unlink(missing_ok=True)
                 raise
             self._next += 1
             self._files.append(path)
+            self._sizes[path] = len(data)
             self.bytes += len(data)
             while self.bytes > self.max_bytes and len(self._files) > 1:
-                oldest = self._files.pop(0)
-                self.bytes -= oldest.stat().st_size
-                oldest.unlink()
+                oldest = self._files[0]
+                self._forget(oldest)
                 self.dropped += 1
                 logger.warning("queue over %d B: dropped oldest message %s", self.max_bytes, oldest.name)
 
@@ -96,8 +98,7 @@ class Spool:
                     return path, QueuedMessage.decode(path.read_bytes())
                 except (OSError, ValueError, struct.error) as exc:
                     logger.error("discarding unreadable queue file %s: %s", path.name, exc)
-                    self._files.pop(0)
-                    path.unlink(missing_ok=True)
+                    self._forget(path)
                     self.dropped += 1
             return None
 
@@ -105,6 +106,26 @@ class Spool:
         """Remove a delivered message."""
         with self._lock:
             if self._files and self._files[0] == path:
-                self._files.pop(0)
-                self.bytes -= path.stat().st_size
-                path.unlink()
+                self._forget(path)
+
+    def count_dropped(self) -> None:
+        """Count a message that never made it into the queue (too large, disk full)."""
+        with self._lock:
+            self.dropped += 1
+
+    def _forget(self, path: Path) -> None:
+        """Take the oldest file off the queue and the disk (lock held); one already gone is no error."""
+        self._files.remove(path)
+        self.bytes -= self._sizes.pop(path, 0)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            logger.warning("queue file %s was already gone", path.name)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -50,3 +50,20 @@ def test_a_message_larger_than_the_cap_is_dropped(tmp_path):
 def test_messages_round_trip():
     m = QueuedMessage("a/b/thumbnail/e1", b"\xff\xd8data", 1, True)
     assert QueuedMessage.decode(m.encode()) == m
+
+
+def test_a_discarded_unreadable_file_gives_its_bytes_back_to_the_cap(tmp_path):
+    s = Spool(tmp_path, 10_000)
+    s.put(msg(1))
+    s.put(msg(2))
+    min(tmp_path.glob("*.msg")).write_bytes(b"junk")
+    assert drain(s) == [2] and s.bytes == 0  # the cap does not shrink for ever after
+
+
+def test_acking_a_file_that_is_already_gone_is_not_an_error(tmp_path):
+    s = Spool(tmp_path, 10_000)
+    s.put(msg(1))
+    path, _ = s.peek()
+    path.unlink()  # the card lost it (or an operator cleaned up)
+    s.ack(path)
+    assert len(s) == 0 and s.bytes == 0
