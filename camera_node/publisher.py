@@ -63,6 +63,11 @@ class Publisher:
         return contract.topic(self.prefix, self.camera_id, kind, event_id)
 
     def start(self) -> None:
+        """Connect and deliver. Availability left in the queue by the last boot is stale: ``online`` is sent
+        on connect, and a ``stopped`` delivered after it would leave the retained state wrong."""
+        stale = self.spool.discard_topic(self._topic(contract.TopicKind.AVAILABILITY))
+        if stale:
+            logger.info("discarded %d availability message(s) queued by the last boot", stale)
         self.client.loop_start()
         self._worker.start()
 

@@ -108,13 +108,28 @@ class Spool:
             if self._files and self._files[0] == path:
                 self._forget(path)
 
+    def discard_topic(self, topic: str) -> int:
+        """Remove every queued message on ``topic`` (superseded state, e.g. a previous boot's availability);
+        return how many."""
+        with self._lock:
+            stale = []
+            for path in self._files:
+                try:
+                    if QueuedMessage.decode(path.read_bytes()).topic == topic:
+                        stale.append(path)
+                except (OSError, ValueError, struct.error):
+                    continue  # peek discards and counts it in its turn
+            for path in stale:
+                self._forget(path)
+        return len(stale)
+
     def count_dropped(self) -> None:
         """Count a message that never made it into the queue (too large, disk full)."""
         with self._lock:
             self.dropped += 1
 
     def _forget(self, path: Path) -> None:
-        """Take the oldest file off the queue and the disk (lock held); one already gone is no error."""
+        """Take a file off the queue and the disk (lock held); one already gone is no error."""
         self._files.remove(path)
         self.bytes -= self._sizes.pop(path, 0)
         try:

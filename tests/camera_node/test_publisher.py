@@ -125,3 +125,28 @@ def test_config_set_messages_reach_the_node(broker_url, tmp_path):
 def test_bad_broker_urls_are_rejected(url, tmp_path):
     with pytest.raises(ValueError):
         parse_broker_url(url)
+
+
+def test_a_stopped_left_in_the_queue_by_the_last_boot_does_not_override_online(broker_url, tmp_path):
+    camera = f"cam{uuid.uuid4().hex[:6]}"
+    topic = f"smartcam/{camera}/availability"
+    spool = Spool(tmp_path / "q", 1 << 20)
+    from camera_node.spool import QueuedMessage
+
+    spool.put(QueuedMessage(topic, contract.Availability.STOPPED.value.encode(), contract.QOS_AVAILABILITY, True))
+    spool.put(QueuedMessage(f"smartcam/{camera}/events", event(0, camera), contract.QOS_EVENTS))
+    collector = Collector(broker_url, f"smartcam/{camera}/#")
+    pub = Publisher(broker_url, "smartcam", camera, spool)  # the next boot: the broker was away at the last stop
+    pub.start()
+    try:
+        assert pub.wait_drained(20) and collector.wait_for(lambda m: len(payload_ids(m)) == 1)
+        time.sleep(0.5)
+        assert [p for t, p, _ in collector.messages if t == topic] == [b"online"]  # the stale 'stopped' is gone
+    finally:
+        pub.stop()
+        collector.close()
+        clear = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        host, port = astuple(parse_broker_url(broker_url))[:2]
+        clear.connect(host, port)
+        clear.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
+        clear.disconnect()
