@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
@@ -47,6 +48,9 @@ class Publisher:
         self.delivered = 0
         self.rejected = 0  # config/set messages that failed validation
         self.delivery_errors = 0  # unexpected errors the delivery worker survived
+        # The spooled message handed to paho and not yet acknowledged: a late PUBACK is waited for, never
+        # answered with a second copy (duplicates would pile up at the broker).
+        self._inflight: tuple[Path, mqtt.MQTTMessageInfo] | None = None
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"smartcam-node-{camera_id}", protocol=mqtt.MQTTv311, clean_session=True
         )
@@ -152,7 +156,11 @@ class Publisher:
                 self._wake.wait(timeout=0.5)
             return
         path, msg = item
-        info = self.client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+        if self._inflight is not None and self._inflight[0] == path:
+            info = self._inflight[1]  # still on its way: paho re-sends it itself after a reconnect
+        else:
+            info = self.client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+            self._inflight = (path, info) if msg.qos > 0 and info.rc == mqtt.MQTT_ERR_SUCCESS else None
         if msg.qos == 0:
             delivered = info.rc == mqtt.MQTT_ERR_SUCCESS
         else:
@@ -162,6 +170,7 @@ class Publisher:
                 pass
             delivered = info.is_published()
         if delivered:
+            self._inflight = None
             self.spool.ack(path)
             self.delivered += 1
         else:

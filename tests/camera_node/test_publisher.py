@@ -150,3 +150,27 @@ def test_a_stopped_left_in_the_queue_by_the_last_boot_does_not_override_online(b
         clear.connect(host, port)
         clear.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
         clear.disconnect()
+
+
+def test_a_puback_that_is_late_is_waited_for_not_answered_with_a_second_copy(own_broker, tmp_path):
+    import signal
+
+    camera = "slowack"
+    collector = Collector(own_broker.url, f"smartcam/{camera}/events")
+    pub = Publisher(own_broker.url, "smartcam", camera, Spool(tmp_path / "q", 1 << 20))
+    pub.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not pub.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        own_broker.proc.send_signal(signal.SIGSTOP)  # the broker stalls: the PUBLISH sits in its socket, no PUBACK
+        pub.publish(contract.TopicKind.EVENTS, event(0, camera), contract.QOS_EVENTS)
+        time.sleep(7.0)  # longer than the publisher's 5 s wait for a PUBACK
+        own_broker.proc.send_signal(signal.SIGCONT)
+        assert pub.wait_drained(20) and collector.wait_for(lambda m: len(payload_ids(m)) >= 1)
+        time.sleep(1.0)
+        assert payload_ids(collector.messages) == [f"1000-{camera}"]  # once, not once per timeout
+    finally:
+        own_broker.proc.send_signal(signal.SIGCONT)
+        pub.stop()
+        collector.close()
