@@ -26,8 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_PREFIX = "smartcam"
 #: Camera ids: lower-case letters, digits, '-' and '_', 1-32 characters (safe in topics, paths and SQL).
+#: Match with ``fullmatch`` (``$`` alone also matches before a trailing newline); pydantic's patterns are whole-string.
 CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-#: Event ids: letters, digits, '.', '-' and '_', 1-64 characters, not starting with '.' (no '..').
+#: Event ids: letters, digits, '.', '-' and '_', 1-64 characters, not starting with '.': never '.' or '..' as a
+#: whole, and with no '/' a '..' inside (``a..b``) is an ordinary file name. Match with ``fullmatch``.
 EVENT_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
 MAX_JSON_BYTES = 16 * 1024
 MAX_THUMBNAIL_BYTES = 256 * 1024
@@ -68,10 +70,10 @@ class ContractError(ValueError):
 
 def topic(prefix: str, camera: str, kind: TopicKind, event_id: str | None = None) -> str:
     """Build a topic; validates the ids it embeds."""
-    if not CAMERA_ID.match(camera):
+    if not CAMERA_ID.fullmatch(camera):
         raise ContractError(f"invalid camera id {camera!r}")
     if kind is TopicKind.THUMBNAIL:
-        if event_id is None or not EVENT_ID.match(event_id):
+        if event_id is None or not EVENT_ID.fullmatch(event_id):
             raise ContractError(f"invalid event id {event_id!r}")
         return f"{prefix}/{camera}/thumbnail/{event_id}"
     return f"{prefix}/{camera}/{kind.value}"
@@ -89,11 +91,11 @@ def parse_topic(prefix: str, name: str) -> Topic:
         raise ContractError(f"topic {name!r} is not under {prefix!r}")
     parts = name[len(head):].split("/")
     camera = parts[0]
-    if not CAMERA_ID.match(camera):
+    if not CAMERA_ID.fullmatch(camera):
         raise ContractError(f"invalid camera id {camera!r} in topic")
     rest = "/".join(parts[1:])
     if len(parts) == 3 and parts[1] == "thumbnail":
-        if not EVENT_ID.match(parts[2]):
+        if not EVENT_ID.fullmatch(parts[2]):
             raise ContractError(f"invalid event id {parts[2]!r} in topic")
         return Topic(camera, TopicKind.THUMBNAIL, parts[2])
     for kind in TopicKind:

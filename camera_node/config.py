@@ -215,7 +215,7 @@ class NodeConfig(_Strict):
     @field_validator("camera_id")
     @classmethod
     def _camera_id(cls, v: str) -> str:
-        if not CAMERA_ID.match(v):
+        if not CAMERA_ID.fullmatch(v):
             raise ValueError("camera_id must match " + CAMERA_ID.pattern)
         return v
 

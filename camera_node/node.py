@@ -226,6 +226,8 @@ class Node:
             self._write_journal(ev)
         elif change.kind == "update":
             self._send_event(change)
+            if change.best_changed:  # a better view of the person since the last thumbnail
+                self._send_thumbnail(ev)
             self._write_journal(ev)
         else:
             if change.best_changed:

@@ -101,3 +101,20 @@ def test_closing_an_earlier_events_clip_keeps_the_newer_events_journal(tmp_path)
     assert journal["message"]["event_id"] == second.event_id
     node._close_event(second, ClipInfo(second.event_id, None, None, None, 0, "test"))
     assert not (tmp_path / OPEN_EVENT_JOURNAL).exists()
+
+
+def test_a_better_thumbnail_found_during_an_event_is_sent_with_the_next_update(tmp_path, moving_video):
+    spool = Spool(tmp_path / "queue", 1 << 22)
+    pub = Publisher("mqtt://127.0.0.1:1", "smartcam", "cam1", spool)  # never started: everything stays spooled
+    node = Node(trigger_happy("cam1"), tmp_path, 10.0, pub)
+    for frame in FrameSource(str(moving_video), start_time=0.0):
+        node.process(frame)
+    ev = node.events.current
+    assert ev is not None and ev.best_frame > ev.alert_frame  # the best view came after the alert ...
+    thumbs = []
+    while (item := spool.peek()) is not None:
+        path, msg = item
+        if msg.topic.endswith(f"/thumbnail/{ev.event_id}"):
+            thumbs.append(msg.payload)
+        spool.ack(path)
+    assert len(thumbs) >= 2 and thumbs[-1] != thumbs[0]  # ... and was sent while the event is still open

@@ -76,7 +76,7 @@ class Harness:
     def check_store(self) -> None:
         media_root = self.media.root.resolve()
         for row in self.store.events(limit=10_000):
-            assert contract.CAMERA_ID.match(row["camera_id"]) and contract.EVENT_ID.match(row["event_id"])
+            assert contract.CAMERA_ID.fullmatch(row["camera_id"]) and contract.EVENT_ID.fullmatch(row["event_id"])
             if row.get("thumbnail_sha"):
                 path = self.media.path(self.store.thumbnail(row["thumbnail_sha"])["path"])
                 assert media_root in path.parents and path.is_file()
