@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -32,6 +32,11 @@ CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 #: whole, and with no '/' a '..' inside (``a..b``) is an ordinary file name. Match with ``fullmatch``.
 EVENT_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
 MAX_JSON_BYTES = 16 * 1024
+#: Largest count or byte total a message may carry: exact as a JSON/float number and within SQLite's and
+#: PostgreSQL's BIGINT, with room for a gateway to sum millions of them.
+MAX_COUNT = 2**53 - 1
+#: Longest duration a message may carry, in seconds (about 300 years).
+MAX_SECONDS = 1e10
 MAX_THUMBNAIL_BYTES = 256 * 1024
 
 QOS_EVENTS = 1
@@ -184,7 +189,8 @@ def read_secret(env: str | None = None, file: Path | None = None) -> str | None:
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity anywhere: a number the store or the report cannot hold is refused here, at the edge.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()
@@ -231,12 +237,12 @@ class EventMessage(_Message):
 class LedgerModel(_Message):
     """Bytes a continuous recording would have cost vs bytes actually written and sent."""
 
-    frames: int = Field(ge=0)
-    seconds: float = Field(ge=0)
-    continuous_bytes: int = Field(ge=0, description="Continuous MJPEG at the same size/quality/fps (measured).")
-    clip_bytes: int = Field(ge=0)
-    thumbnail_bytes: int = Field(ge=0)
-    message_bytes: int = Field(ge=0)
+    frames: int = Field(ge=0, le=MAX_COUNT)
+    seconds: float = Field(ge=0, le=MAX_SECONDS)
+    continuous_bytes: int = Field(ge=0, le=MAX_COUNT, description="Continuous MJPEG at the same size/quality/fps (measured).")
+    clip_bytes: int = Field(ge=0, le=MAX_COUNT)
+    thumbnail_bytes: int = Field(ge=0, le=MAX_COUNT)
+    message_bytes: int = Field(ge=0, le=MAX_COUNT)
 
 
 class StatsMessage(_Message):
@@ -244,15 +250,15 @@ class StatsMessage(_Message):
 
     camera: str = Field(pattern=CAMERA_ID.pattern)
     time: float = Field(ge=0, le=1e11)
-    frames: int = Field(ge=0)
-    motion_frames: int = Field(ge=0)
-    cnn_frames: int = Field(ge=0, description="Frames on which the CNN ran at least once.")
-    inferences: int = Field(ge=0)
-    events: int = Field(ge=0)
-    queue_bytes: int = Field(ge=0, description="Bytes waiting in the store-and-forward queue.")
-    dropped_messages: int = Field(ge=0)
+    frames: int = Field(ge=0, le=MAX_COUNT)
+    motion_frames: int = Field(ge=0, le=MAX_COUNT)
+    cnn_frames: int = Field(ge=0, le=MAX_COUNT, description="Frames on which the CNN ran at least once.")
+    inferences: int = Field(ge=0, le=MAX_COUNT)
+    events: int = Field(ge=0, le=MAX_COUNT)
+    queue_bytes: int = Field(ge=0, le=MAX_COUNT, description="Bytes waiting in the store-and-forward queue.")
+    dropped_messages: int = Field(ge=0, le=MAX_COUNT)
     ledger: LedgerModel
-    budget: dict[str, float] = Field(default_factory=dict, max_length=64)
+    budget: dict[str, Annotated[float, Field(ge=-1e12, le=1e12)]] = Field(default_factory=dict, max_length=64)
 
 
 class ConfigSetMessage(_Message):

@@ -150,3 +150,27 @@ def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(own_broker, dsn
     sweep(store, m, RetentionConfig(days=1e6), orphan_grace=0)
     assert sorted(m.files()) == sorted(store.thumbnail_paths())  # no orphan files after the sweeper
     pub.loop_stop()
+
+
+def test_a_stats_message_with_numbers_no_store_can_hold_is_rejected_and_the_stream_goes_on(broker_url, dsn, tmp_path):
+    daemon = GatewayDaemon(gateway_cfg(broker_url, dsn, tmp_path))
+    daemon.start()
+    assert daemon.wait_connected(10)
+    time.sleep(0.3)
+    cam = f"c{uuid.uuid4().hex[:6]}"
+    pub = publisher(broker_url)
+    good = json.loads(stats(camera=cam))
+    huge = {**good, "ledger": {**good["ledger"], "continuous_bytes": 10**30}}  # past any SQL integer
+    endless = json.dumps({**good, "ledger": {**good["ledger"], "seconds": 1}}, separators=(",", ":")).replace('"seconds":1', '"seconds":Infinity')
+    send(pub, f"smartcam/{cam}/stats", json.dumps(huge).encode())
+    send(pub, f"smartcam/{cam}/stats", endless.encode())
+    for i in range(5):  # queued behind the poison: all must be stored
+        send(pub, f"smartcam/{cam}/events", ev("new", 0, camera=cam, event_id=f"{i}-{cam}"))
+    try:
+        assert daemon.idle(quiet=0.5, timeout=20)
+        assert len(daemon.store.events(camera=cam)) == 5
+        assert daemon.metrics()["rejected"]["ContractError"] == 2
+        assert daemon.store.ledger(camera=cam) == []
+    finally:
+        daemon.stop()
+        pub.loop_stop()
