@@ -176,13 +176,29 @@ class Store:
         )
 
     def end_orphaned_events(self, camera: str, new_event_id: str, at: float) -> int:
-        """A node has one open event at a time: when it starts ``new_event_id``, any other open event
-        of the camera lost its ``end`` (node reboot without its SD journal); end it at its last news."""
-        return self._execute(
-            "UPDATE events SET state = 'ended', end_time = COALESCE(end_time, start_time), updated_at = ? "
-            "WHERE camera_id = ? AND state = 'open' AND event_id <> ?",
-            (at, camera, new_event_id),
-        ).rowcount
+        """A node has one open event at a time: when it starts ``new_event_id``, an open event of the camera
+        that came before it lost its ``end`` (node reboot without its SD journal). "Before": it started
+        earlier on the node's clock, or it is from another boot (``<ms>-<camera>-<boot>`` ids; a reboot
+        resets the clock) and reached the gateway first. An earlier event's ``new`` delivered late ends
+        nothing. The orphan ends at its last news: its start plus the time the gateway kept hearing of it."""
+        new = self._rows("SELECT start_time FROM events WHERE camera_id = ? AND event_id = ?", (camera, new_event_id))
+        if not new or new[0]["start_time"] is None:
+            return 0
+        start, boot = new[0]["start_time"], _boot_of(new_event_id)
+        ended = 0
+        for row in self._rows(
+            "SELECT event_id, start_time, received_at, updated_at FROM events "
+            "WHERE camera_id = ? AND state = 'open' AND event_id <> ?", (camera, new_event_id)
+        ):
+            other_boot = boot is not None and _boot_of(row["event_id"]) not in (None, boot)
+            if row["start_time"] < start or (other_boot and row["received_at"] <= at):
+                last_news = row["start_time"] + max(0.0, row["updated_at"] - row["received_at"])
+                ended += self._execute(
+                    "UPDATE events SET state = 'ended', end_time = COALESCE(end_time, ?), updated_at = ? "
+                    "WHERE camera_id = ? AND event_id = ? AND state = 'open'",
+                    (last_news, at, camera, row["event_id"]),
+                ).rowcount
+        return ended
 
     def attach_thumbnail(self, camera: str, event_id: str, sha: str, nbytes: int, path: str, at: float) -> None:
         """Point the event (a pending row if its message has not arrived yet) at a stored thumbnail."""
@@ -312,3 +328,9 @@ def _decode_event(row: dict) -> dict:
         if row.get(key):
             row[key] = json.loads(row[key])
     return row
+
+
+def _boot_of(event_id: str) -> str | None:
+    """The boot part of a node's ``<ms>-<camera>-<boot>`` event id (None for ids of another form)."""
+    parts = event_id.split("-")
+    return parts[-1] if len(parts) >= 3 and parts[0].isdigit() else None

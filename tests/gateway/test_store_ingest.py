@@ -144,3 +144,17 @@ def test_an_event_left_open_by_a_rebooted_node_is_ended_by_its_next_event(ingest
     assert states == {"1000-cam1-aaaaaa": ("ended", 1000.0), "1000-cam1-bbbbbb": ("open", None), "1000-cam2-aaaaaa": ("open", None)}
     ingest.handle("smartcam/cam1/events", ev("end", 3, event_id="1000-cam1-aaaaaa", end_time=1004.0))  # late end still lands
     assert store.event("cam1", "1000-cam1-aaaaaa")["end_time"] == 1004.0
+
+
+def test_an_orphaned_event_is_ended_at_its_last_news_not_at_its_start(ingest, store):
+    ingest.handle("smartcam/cam1/events", ev("new", 0, event_id="1000000-cam1-aaaaaa", start_time=1000.0), received_at=5000.0)
+    ingest.handle("smartcam/cam1/events", ev("update", 1, event_id="1000000-cam1-aaaaaa", start_time=1000.0), received_at=5030.0)
+    ingest.handle("smartcam/cam1/events", ev("new", 0, event_id="1000-cam1-bbbbbb", start_time=1.0), received_at=5100.0)  # rebooted
+    assert store.event("cam1", "1000000-cam1-aaaaaa")["end_time"] == 1030.0  # 30 s of news after its start
+
+
+def test_a_late_new_of_an_earlier_event_does_not_end_the_open_later_one(ingest, store):
+    ingest.handle("smartcam/cam1/events", ev("new", 0, event_id="2000000-cam1-aaaaaa", start_time=2000.0), received_at=5000.0)
+    ingest.handle("smartcam/cam1/events", ev("new", 0, event_id="1000000-cam1-aaaaaa", start_time=1000.0), received_at=5001.0)
+    assert store.event("cam1", "2000000-cam1-aaaaaa")["state"] == "open"  # delivered out of order, same boot
+    assert store.event("cam1", "1000000-cam1-aaaaaa")["state"] == "open"  # its own end is still to come
