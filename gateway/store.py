@@ -215,8 +215,14 @@ class Store:
         )
 
     def add_stats(self, stats: contract.StatsMessage, at: float) -> None:
-        """Add the ledger growth since the camera's previous stats to the hour bucket of ``at``."""
-        row = self._rows("SELECT last_ledger FROM cameras WHERE camera_id = ?", (stats.camera,))
+        """Add the ledger growth since the camera's previous stats to the hour bucket of ``at``.
+
+        Call inside :meth:`transaction`. The camera's row is locked before its last ledger is read
+        (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises writers), so two
+        gateways of one share group handed the same stats count the growth once."""
+        self.touch_camera(stats.camera, at)
+        lock = " FOR UPDATE" if self.dialect == "postgres" else ""
+        row = self._rows(f"SELECT last_ledger FROM cameras WHERE camera_id = ?{lock}", (stats.camera,))
         previous = json.loads(row[0]["last_ledger"]) if row and row[0]["last_ledger"] else None
         current = stats.ledger.model_dump()
         if previous is None or any(current[k] < previous.get(k, 0) for k in LEDGER_FIELDS):
@@ -230,7 +236,6 @@ class Store:
             f"ON CONFLICT (camera_id, hour) DO UPDATE SET {sets}",
             (stats.camera, hour, *(delta[k] for k in LEDGER_FIELDS)),
         )
-        self.touch_camera(stats.camera, at)
         self._execute(
             "UPDATE cameras SET last_ledger = ?, last_stats = ? WHERE camera_id = ?",
             (json.dumps(current), stats.model_dump_json(exclude={"ledger"}), stats.camera),

@@ -1,6 +1,7 @@
 """Ingest on SQLite and PostgreSQL: validation at the edge, idempotent upserts, thumbnails before rows."""
 import io
 import json
+import time
 
 import pytest
 from PIL import Image
@@ -158,3 +159,26 @@ def test_a_late_new_of_an_earlier_event_does_not_end_the_open_later_one(ingest, 
     ingest.handle("smartcam/cam1/events", ev("new", 0, event_id="1000000-cam1-aaaaaa", start_time=1000.0), received_at=5001.0)
     assert store.event("cam1", "2000000-cam1-aaaaaa")["state"] == "open"  # delivered out of order, same boot
     assert store.event("cam1", "1000000-cam1-aaaaaa")["state"] == "open"  # its own end is still to come
+
+
+def test_two_gateways_adding_the_same_stats_at_once_count_it_once(dsn):
+    import threading
+
+    first, second = Store(dsn), Store(dsn)  # two gateways of one share group, one database
+    first.add_stats(contract.StatsMessage.from_bytes(stats(cont=1000)), 3600.0)
+    again = contract.StatsMessage.from_bytes(stats(cont=3000))  # redelivered to both (a broker failover)
+    inside = threading.Event()
+
+    def other_gateway():
+        inside.wait(10)
+        with second.transaction():
+            second.add_stats(again, 3600.0)
+
+    worker = threading.Thread(target=other_gateway)
+    worker.start()
+    with first.transaction():
+        first.add_stats(again, 3600.0)
+        inside.set()
+        time.sleep(0.5)  # the other gateway reads and writes while this transaction is open
+    worker.join(10)
+    assert [r["continuous_bytes"] for r in first.ledger()] == [3000]  # 1000 + the 2000 growth, once
