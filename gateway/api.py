@@ -96,6 +96,8 @@ def create_app(cfg: GatewayConfig, store: Store, media: MediaStore, metrics: Cal
             lines += [f'smartcam_messages_rejected_total{{reason="{k}"}} {v}' for k, v in sorted(m["rejected"].items())]
             lines.append("# TYPE smartcam_store_errors_total counter")
             lines += [f'smartcam_store_errors_total{{error="{k}"}} {v}' for k, v in sorted(m.get("store_errors", {}).items())]
+            lines.append("# TYPE smartcam_hook_errors_total counter")
+            lines += [f'smartcam_hook_errors_total{{error="{k}"}} {v}' for k, v in sorted(m.get("hook_errors", {}).items())]
             lines += ["# TYPE smartcam_broker_connected gauge", f"smartcam_broker_connected {int(m['connected'])}"]
         return "\n".join(lines) + "\n"
 

@@ -210,5 +210,6 @@ class GatewayDaemon:
     def metrics(self) -> dict:
         c = self.ingestor.counters
         return {"accepted": dict(c.accepted), "rejected": dict(c.rejected), "store_errors": dict(c.store_errors),
+                "hook_errors": dict(c.hook_errors),
                 "connected": self.connected.is_set()}
 

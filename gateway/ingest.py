@@ -29,6 +29,7 @@ class IngestCounters:
     rejected: Counter = field(default_factory=Counter)
     store_errors: Counter = field(default_factory=Counter)  # failed attempts, by exception type (retried)
     clock_skewed: Counter = field(default_factory=Counter)  # stats per camera dated by the gateway clock
+    hook_errors: Counter = field(default_factory=Counter)  # post-commit callbacks that raised (message kept)
     _logged: set = field(default_factory=set)
 
 
@@ -42,10 +43,12 @@ class Ingestor:
         self.make_room = make_room
         self.counters = IngestCounters()
         self.on_event = on_event
+        self._committed: list[tuple[str, dict]] = []  # what the current message committed, for on_event
 
     def handle(self, topic: str, payload: bytes, received_at: float | None = None) -> bool:
         """Apply one message; return whether it was accepted."""
         at = time.time() if received_at is None else received_at
+        self._committed.clear()
         try:
             parsed = contract.parse_topic(self.prefix, topic)
             kind = parsed.kind
@@ -69,7 +72,21 @@ class Ingestor:
             self._log_once("store error", topic, f"{type(exc).__name__}: {exc}")
             raise
         self.counters.accepted[kind.value] += 1
+        self._after_commit()
         return True
+
+    def _after_commit(self) -> None:
+        """Run ``on_event`` for what was committed, outside the store's retry: a bug there is logged and
+        counted, never a reason to ingest the message again."""
+        for kind, info in self._committed:
+            if self.on_event is None:
+                break
+            try:
+                self.on_event(kind, info)
+            except Exception as exc:  # noqa: BLE001 - the message is stored; the hook's failure is its own
+                self.counters.hook_errors[type(exc).__name__] += 1
+                self._log_once("post-commit hook failed", kind, f"{type(exc).__name__}: {exc}")
+        self._committed.clear()
 
     def _event(self, topic: contract.Topic, payload: bytes, at: float) -> None:
         msg = contract.EventMessage.from_bytes(payload)
@@ -80,8 +97,7 @@ class Ingestor:
             self.store.upsert_event(msg, at)
             if msg.type == "new" and self.store.end_orphaned_events(msg.camera, msg.event_id, at):
                 logger.warning("camera %s started %s with an earlier event still open: ended it", msg.camera, msg.event_id)
-        if self.on_event:
-            self.on_event(msg.type, {"camera": msg.camera, "event_id": msg.event_id, "score": msg.score})
+        self._committed.append((msg.type, {"camera": msg.camera, "event_id": msg.event_id, "score": msg.score}))
 
     def _thumbnail(self, topic: contract.Topic, payload: bytes, at: float) -> None:
         check_jpeg(payload, self.limits.max_thumbnail_bytes, self.limits.max_thumbnail_pixels)
@@ -91,8 +107,7 @@ class Ingestor:
         with self.store.transaction():  # ... then the rows that point at it
             self.store.touch_camera(topic.camera, at)
             self.store.attach_thumbnail(topic.camera, topic.event_id, sha, len(payload), relative, at)
-        if self.on_event:
-            self.on_event("thumbnail", {"camera": topic.camera, "event_id": topic.event_id, "sha256": sha})
+        self._committed.append(("thumbnail", {"camera": topic.camera, "event_id": topic.event_id, "sha256": sha}))
 
     def _stats(self, topic: contract.Topic, payload: bytes, at: float) -> None:
         stats = contract.StatsMessage.from_bytes(payload)
@@ -107,8 +122,7 @@ class Ingestor:
                 logger.warning("camera %s clock is off by %+.0f s; dating its stats by the gateway clock", stats.camera, stats.time - at)
         with self.store.transaction():
             self.store.add_stats(stats, dated)
-        if self.on_event:
-            self.on_event("stats", {"camera": stats.camera})
+        self._committed.append(("stats", {"camera": stats.camera}))
 
     def _availability(self, topic: contract.Topic, payload: bytes, at: float) -> None:
         try:
@@ -117,8 +131,7 @@ class Ingestor:
             raise contract.ContractError(f"availability must be one of online/offline/stopped, got {payload[:32]!r}") from exc
         with self.store.transaction():
             self.store.touch_camera(topic.camera, at, value.value)
-        if self.on_event:
-            self.on_event("availability", {"camera": topic.camera})
+        self._committed.append(("availability", {"camera": topic.camera}))
 
     def _reject(self, reason: str, topic: str, detail: str) -> None:
         self.counters.rejected[reason] += 1

@@ -182,3 +182,16 @@ def test_two_gateways_adding_the_same_stats_at_once_count_it_once(dsn):
         time.sleep(0.5)  # the other gateway reads and writes while this transaction is open
     worker.join(10)
     assert [r["continuous_bytes"] for r in first.ledger()] == [3000]  # 1000 + the 2000 growth, once
+
+
+def test_a_failing_post_commit_hook_neither_fails_nor_repeats_the_stored_message(store, tmp_path):
+    calls = []
+
+    def broken_hook(kind, info):
+        calls.append(kind)
+        raise RuntimeError("bug in the Home Assistant publisher")
+
+    ingest = Ingestor(store, MediaStore(tmp_path / "media"), "smartcam", LimitsConfig(), on_event=broken_hook)
+    assert ingest.handle("smartcam/cam1/events", ev("new", 0))  # stored and acknowledged, not retried for ever
+    assert store.count("events") == 1 and calls == ["new"]
+    assert ingest.counters.hook_errors["RuntimeError"] == 1 and not ingest.counters.store_errors
