@@ -99,7 +99,7 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
             self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA synchronous=FULL")  # each commit synced before the message is acknowledged
         elif dsn.startswith(("postgresql://", "postgres://")):
             import psycopg
 

@@ -195,3 +195,9 @@ def test_a_failing_post_commit_hook_neither_fails_nor_repeats_the_stored_message
     assert ingest.handle("smartcam/cam1/events", ev("new", 0))  # stored and acknowledged, not retried for ever
     assert store.count("events") == 1 and calls == ["new"]
     assert ingest.counters.hook_errors["RuntimeError"] == 1 and not ingest.counters.store_errors
+
+
+def test_sqlite_commits_are_durable_before_the_broker_is_acknowledged(tmp_path):
+    store = Store(f"sqlite:///{tmp_path}/gw.db")
+    # WAL with synchronous=NORMAL may lose the last commits on power loss, after the ack went out: FULL (2) syncs each one.
+    assert store._rows("PRAGMA synchronous")[0]["synchronous"] == 2
