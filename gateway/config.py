@@ -27,7 +27,8 @@ class MqttConfig(_Strict):
     share_group: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,32}$", description="Subscribe as $share/<group>/... so several gateways split the load (MQTT 5).")
     session_expiry: int = Field(7 * 24 * 3600, ge=0, description="Seconds the broker keeps the session (and queued QoS 1 messages) after a disconnect (MQTT 5).")
     keepalive: int = Field(30, ge=5, le=3600, description="Keepalive in seconds.")
-    protocol: str = Field("auto", pattern="^(auto|5|3.1.1)$", description="auto = MQTT 5, falling back to 3.1.1 for brokers without it (e.g. amqtt).")
+    protocol: str = Field("auto", pattern="^(auto|5|3.1.1)$", description="auto = MQTT 5, falling back to 3.1.1 for brokers without it (e.g. amqtt): only on a protocol refusal or no CONNACK at all, never on a refused login.")
+    allow_unshared_fallback: bool = Field(False, description="With share_group: fall back to 3.1.1 anyway, as a plain subscription (every gateway of the group then ingests everything; upserts keep it correct, not cheap). Off: refuse and log.")
 
 
 class StoreConfig(_Strict):

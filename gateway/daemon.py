@@ -49,6 +49,10 @@ class GatewayDaemon:
         )
         self.connected = threading.Event()
         self.protocol = mqtt.MQTTv311 if cfg.mqtt.protocol == "3.1.1" else mqtt.MQTTv5
+        self.protocol_fallbacks = 0  # switches to 3.1.1 (logged)
+        self._connack = threading.Event()  # the broker answered a CONNECT (even with a refusal)
+        self._fallback_lock = threading.Lock()  # the watchdog and on_connect may both ask
+        self._fallback_refused = False
         self._stop = threading.Event()
         self._known_cameras: set[str] = set()
         self._last_message = 0.0  # monotonic time a message last arrived or was committed
@@ -87,9 +91,15 @@ class GatewayDaemon:
             threading.Thread(target=self._connack_watchdog, name="gateway-connack", daemon=True).start()
 
     def _connack_watchdog(self, wait: float = 5.0) -> None:
-        """A broker that accepts TCP but never answers an MQTT 5 CONNECT (amqtt) is spoken to in 3.1.1."""
+        """A broker that accepts TCP but never answers an MQTT 5 CONNECT (amqtt) is spoken to in 3.1.1.
+        One that answered, even with a refusal (a wrong password), speaks MQTT 5: no fallback. A TLS
+        handshake gets four times as long."""
         address = contract.parse_broker_url(self.cfg.mqtt.url)
+        if address.tls or self.cfg.mqtt.tls:
+            wait *= 4
         while not self._stop.is_set() and self.protocol == mqtt.MQTTv5 and not self.connected.wait(wait):
+            if self._connack.is_set():
+                continue  # it answers MQTT 5: whatever keeps us out is not the protocol
             try:
                 socket.create_connection((address.host, address.port), timeout=2).close()
             except OSError:
@@ -124,6 +134,7 @@ class GatewayDaemon:
         return topic
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._connack.set()
         if reason_code.is_failure:
             logger.error("broker refused the connection: %s", reason_code)
             if str(reason_code) == "Unsupported protocol version":
@@ -141,11 +152,23 @@ class GatewayDaemon:
         logger.warning("cannot reach the broker; retrying with backoff")
 
     def _fallback(self) -> None:
-        """In ``auto`` mode, a broker that refuses MQTT 5 gets 3.1.1."""
-        if self.cfg.mqtt.protocol == "auto" and self.protocol == mqtt.MQTTv5:
+        """In ``auto`` mode, a broker that refuses MQTT 5 gets 3.1.1 (once, logged and counted) — unless a
+        share group would silently become a plain subscription and ``allow_unshared_fallback`` is off."""
+        with self._fallback_lock:
+            if self.cfg.mqtt.protocol != "auto" or self.protocol != mqtt.MQTTv5:
+                return
+            if self.cfg.mqtt.share_group and not self.cfg.mqtt.allow_unshared_fallback:
+                if not self._fallback_refused:
+                    logger.error("broker does not accept MQTT 5: share group %r needs it; not falling back to 3.1.1 "
+                                 "(set mqtt.allow_unshared_fallback to ingest everything on every gateway)",
+                                 self.cfg.mqtt.share_group)
+                self._fallback_refused = True
+                return
             logger.warning("broker does not accept MQTT 5; falling back to 3.1.1 (no shared subscriptions, no session expiry)")
             old = self.client
             self.protocol = mqtt.MQTTv311
+            self.protocol_fallbacks += 1
+            self._connack.clear()
             self.client = self._make_client()
             threading.Thread(target=lambda: (old.loop_stop(), old.disconnect()), daemon=True).start()
             self.client.loop_start()
@@ -210,6 +233,6 @@ class GatewayDaemon:
     def metrics(self) -> dict:
         c = self.ingestor.counters
         return {"accepted": dict(c.accepted), "rejected": dict(c.rejected), "store_errors": dict(c.store_errors),
-                "hook_errors": dict(c.hook_errors),
+                "hook_errors": dict(c.hook_errors), "protocol_fallbacks": self.protocol_fallbacks,
                 "connected": self.connected.is_set()}
 

@@ -174,3 +174,23 @@ def test_a_stats_message_with_numbers_no_store_can_hold_is_rejected_and_the_stre
     finally:
         daemon.stop()
         pub.loop_stop()
+
+
+def test_a_share_group_does_not_silently_become_a_plain_subscription_on_a_3_1_1_broker(tmp_path):
+    from smartcam.broker import EmbeddedBroker
+
+    with EmbeddedBroker(prefer_mosquitto=False) as url:  # amqtt: MQTT 3.1.1 only
+        refused = GatewayDaemon(gateway_cfg(url, f"sqlite:///{tmp_path}/a.db", tmp_path, share_group="gw"))
+        refused.start()
+        try:
+            assert not refused.wait_connected(8)  # two gateways would otherwise both ingest everything
+            assert refused.metrics()["protocol_fallbacks"] == 0
+        finally:
+            refused.stop()
+        allowed = GatewayDaemon(gateway_cfg(url, f"sqlite:///{tmp_path}/b.db", tmp_path, share_group="gw",
+                                            allow_unshared_fallback=True))
+        allowed.start()
+        try:
+            assert allowed.wait_connected(15) and allowed.metrics()["protocol_fallbacks"] == 1
+        finally:
+            allowed.stop()

@@ -196,3 +196,20 @@ def test_no_secret_is_committed_in_configs():
     for path in (REPO / "configs").iterdir():
         text = path.read_text().lower()
         assert "password:" not in text and "token:" not in text and "begin private key" not in text, path
+
+
+def test_a_refused_password_is_not_taken_for_a_broker_without_mqtt5(secure_broker, tmp_path):
+    bad = tmp_path / "wrong-password"
+    bad.write_text("not-the-password\n")
+    cfg = GatewayConfig(
+        mqtt={"url": f"mqtt://127.0.0.1:{secure_broker.port}", "client_id": GATEWAY, "password_file": str(bad)},
+        store={"dsn": f"sqlite:///{tmp_path}/gw.db", "media_dir": str(tmp_path / "media")},
+    )
+    daemon = GatewayDaemon(cfg)
+    daemon.start()
+    try:
+        time.sleep(7.0)  # past the CONNACK watchdog's 5 s
+        assert not daemon.connected.is_set()
+        assert daemon.metrics()["protocol_fallbacks"] == 0 and daemon.protocol == 5  # still MQTT 5: a login problem
+    finally:
+        daemon.stop()
