@@ -231,7 +231,6 @@ class EventMessage(_Message):
     frame_height: int | None = Field(None, gt=0, le=100_000)
     zones: list[str] = Field(default_factory=list, max_length=32)
     clip_bytes: int | None = Field(None, ge=0, le=2**40, description="Size of the clip written to SD (end only).")
-    thumbnail_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
 
 
 class LedgerModel(_Message):

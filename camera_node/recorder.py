@@ -10,7 +10,6 @@ same JPEGs would have written with what was written and sent.
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import shutil
 from collections import deque
@@ -178,10 +177,6 @@ class Recorder:
         data = buf.tobytes()
         self.ledger.thumbnail_bytes += len(data)
         return data
-
-    @staticmethod
-    def digest(data: bytes) -> str:
-        return hashlib.sha256(data).hexdigest()
 
     # -- internals ------------------------------------------------------
     def _write(self, index: int, ts: float, jpeg: bytes) -> None:

@@ -54,7 +54,7 @@ def count_macs(model: bytes) -> int:
         if code not in (ops.CONV_2D, ops.DEPTHWISE_CONV_2D, ops.FULLY_CONNECTED, ops.TRANSPOSE_CONV):
             continue
         if code == ops.TRANSPOSE_CONV:
-            out, w = shape(op.outputs[0]), shape(op.inputs[1])
+            w = shape(op.inputs[1])
             total += int(np.prod(shape(op.inputs[2]))) * int(np.prod(w[:3]))
             continue
         out, w = shape(op.outputs[0]), shape(op.inputs[1])
