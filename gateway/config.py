@@ -43,7 +43,7 @@ class RetentionConfig(_Strict):
 
     days: float = Field(30.0, gt=0, description="Default retention in days.")
     camera_days: dict[str, float] = Field(default_factory=dict, description="Per-camera retention overrides in days.")
-    max_gb: float = Field(10.0, gt=0, description="Total size cap; oldest events are deleted first to stay under it.")
+    max_gb: float = Field(10.0, gt=0, description="Cap on the thumbnails stored (the only media the gateway keeps; event rows and the ledger are not counted): the oldest thumbnails go first, with the events that show them; events without one are left to `days`.")
     sweep_every: float = Field(60.0, gt=0, description="Seconds between retention sweeps.")
 
 

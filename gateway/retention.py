@@ -7,6 +7,7 @@ no row points at, so a gateway killed mid-write leaves nothing behind.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
@@ -18,6 +19,10 @@ logger = logging.getLogger(__name__)
 
 #: Files younger than this are left alone (a thumbnail whose row is being written).
 ORPHAN_GRACE_SECONDS = 60.0
+#: Thumbnails looked up per query when making room.
+_BATCH = 64
+#: make_room runs from ingest (the network thread) and from the sweeper: never both at once (over-deleting).
+_ROOM_LOCK = threading.Lock()
 
 
 @dataclass
@@ -54,15 +59,23 @@ def sweep(store: Store, media: MediaStore, cfg: RetentionConfig, now: float | No
 
 
 def make_room(store: Store, media: MediaStore, cfg: RetentionConfig, incoming: int) -> tuple[int, int]:
-    """Delete oldest events until ``incoming`` more bytes fit under the cap; returns (events, thumbnails) deleted."""
+    """Delete the oldest thumbnails, with the events that show them, until ``incoming`` more bytes fit under
+    the cap; returns (events, thumbnails) deleted. Only what frees bytes goes: an event without a thumbnail
+    costs no stored bytes and is left to retention by age. One caller at a time (ingest and the sweeper)."""
     cap = int(cfg.max_gb * 1e9)
     events = thumbs = 0
-    while store.stored_bytes() + incoming > cap:
-        oldest = store.oldest_events(1)
-        if not oldest:
-            break
-        events += _delete(store, oldest)
-        thumbs += _drop_unreferenced(store, media)
+    with _ROOM_LOCK:
+        while store.stored_bytes() + incoming > cap:
+            batch = store.oldest_thumbnails(_BATCH)
+            if not batch:
+                break
+            for row in batch:
+                with store.transaction():  # the rows go first: a crash in between leaves an orphan file, swept later
+                    events += store.delete_thumbnail_and_events(row["sha256"], row["bytes"])
+                media.remove(row["path"])
+                thumbs += 1
+                if store.stored_bytes() + incoming <= cap:
+                    break
     return events, thumbs
 
 

@@ -48,6 +48,7 @@ _SCHEMA = [
         PRIMARY KEY (camera_id, event_id)
     )""",
     """CREATE INDEX IF NOT EXISTS events_start ON events (start_time)""",
+    """CREATE INDEX IF NOT EXISTS events_thumbnail ON events (thumbnail_sha)""",
     """CREATE TABLE IF NOT EXISTS thumbnails (
         sha256 TEXT PRIMARY KEY,
         bytes BIGINT NOT NULL,
@@ -295,10 +296,19 @@ class Store:
         return int(self._rows(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"])
 
     # -- retention --------------------------------------------------------
-    def oldest_events(self, limit: int) -> list[dict]:
+    def oldest_thumbnails(self, limit: int) -> list[dict]:
+        """Stored thumbnails whose newest event is oldest first (deleting a thumbnail takes every event that
+        shows it): ``sha256``, ``path``, ``bytes``."""
         return self._rows(
-            "SELECT camera_id, event_id, thumbnail_sha FROM events ORDER BY received_at LIMIT ?", (limit,)
+            "SELECT t.sha256, t.path, t.bytes FROM thumbnails t JOIN events e ON e.thumbnail_sha = t.sha256 "
+            "GROUP BY t.sha256, t.path, t.bytes ORDER BY MAX(e.received_at) LIMIT ?", (limit,)
         )
+
+    def delete_thumbnail_and_events(self, sha: str, nbytes: int) -> int:
+        """Delete a thumbnail's row and every event that shows it (call inside :meth:`transaction`); returns the events."""
+        events = self._execute("DELETE FROM events WHERE thumbnail_sha = ?", (sha,)).rowcount
+        self.delete_thumbnail_row(sha, nbytes)
+        return events
 
     def expired_events(self, camera: str | None, before: float, limit: int = 1000) -> list[dict]:
         where = "received_at < ?"

@@ -120,3 +120,21 @@ def test_the_running_total_equals_the_sum_of_stored_thumbnails(ingest, store, me
     add_event(ingest, "cam1", 7, 2e6)
     rows = store._rows("SELECT COALESCE(SUM(bytes), 0) AS total FROM thumbnails")
     assert store.stored_bytes() == rows[0]["total"] > 0
+
+
+def test_the_size_cap_deletes_only_events_whose_deletion_frees_bytes(ingest, store, media):
+    from gateway.retention import make_room
+
+    ingest.handle("smartcam/cam1/events", ev("new", 0, event_id="0-cam1", start_time=999.0), received_at=999.0)  # no thumbnail
+    same = jpeg(50, 70, (9, 9, 9))
+    for i, cam in enumerate(("cam1", "cam2")):  # the oldest thumbnail is shared by two events
+        ingest.handle(f"smartcam/{cam}/events", ev("new", 0, camera=cam, event_id=f"s{i}-{cam}", start_time=1000.0 + i), received_at=1000.0 + i)
+        ingest.handle(f"smartcam/{cam}/thumbnail/s{i}-{cam}", same, received_at=1000.0 + i)
+    for i in range(3):
+        add_event(ingest, "cam1", i + 1, 1100.0 + i)
+    cfg = RetentionConfig(days=1e6, max_gb=(store.stored_bytes() - 1) / 1e9)  # one byte over: one thumbnail must go
+    events, thumbs = make_room(store, media, cfg, 0)
+    assert store.stored_bytes() <= cfg.max_gb * 1e9 and thumbs == 1
+    kept = {e["event_id"] for e in store.events()}
+    assert "0-cam1" in kept  # it held no bytes: deleting it would have lost an event for nothing
+    assert events == 2 and not {"s0-cam1", "s1-cam2"} & kept  # both holders of the shared thumbnail went, nothing newer
