@@ -17,8 +17,10 @@ def gateway_topic(prefix: str, camera: str, name: str) -> str:
 def discovery_messages(discovery_prefix: str, prefix: str, camera: str) -> list[tuple[str, bytes]]:
     """(topic, retained JSON config) for each entity of ``camera``."""
     device = {"identifiers": [f"smartcam_{camera}"], "name": f"smartcam {camera}", "manufacturer": "smartcam", "model": "ESP32-CAM node"}
-    availability = {
+    availability = {  # 'stopped' (a clean stop) and 'offline' (the last will) both make the entities unavailable
         "topic": contract.topic(prefix, camera, contract.TopicKind.AVAILABILITY),
+        "value_template": f"{{{{ '{contract.Availability.ONLINE.value}' if value == '{contract.Availability.ONLINE.value}' "
+                          f"else '{contract.Availability.OFFLINE.value}' }}}}",
         "payload_available": contract.Availability.ONLINE.value,
         "payload_not_available": contract.Availability.OFFLINE.value,
     }
@@ -33,11 +35,13 @@ def discovery_messages(discovery_prefix: str, prefix: str, camera: str) -> list[
         f"image/{uid}/thumbnail/config": {
             "name": "Last person", "unique_id": f"{uid}_thumbnail", "device": device,
             "image_topic": gateway_topic(prefix, camera, "last_thumbnail"), "content_type": "image/jpeg",
+            "availability": [availability],
         },
         f"sensor/{uid}/savings/config": {
             "name": "Storage saved", "unique_id": f"{uid}_savings", "device": device, "unit_of_measurement": "%",
             "state_class": "measurement", "state_topic": gateway_topic(prefix, camera, "savings"),
             "value_template": "{{ value_json.saved_percent }}", "json_attributes_topic": gateway_topic(prefix, camera, "savings"),
+            "availability": [availability],
         },
     }
     return [(f"{discovery_prefix}/{path}", json.dumps(cfg).encode()) for path, cfg in entities.items()]
