@@ -24,7 +24,7 @@ from paho.mqtt.properties import Properties
 
 import contract
 from gateway.config import GatewayConfig
-from gateway.homeassistant import discovery_messages, gateway_topic
+from gateway.homeassistant import OCCUPIED, VACANT, discovery_messages, gateway_topic
 from gateway.ingest import Ingestor
 from gateway.media import MediaStore
 from gateway.report import savings_summary
@@ -212,6 +212,10 @@ class GatewayDaemon:
             self._known_cameras.add(camera)
             if self.cfg.homeassistant.enabled:
                 self._discover(camera)
+        if kind in ("new", "update", "end") and self.cfg.homeassistant.enabled:
+            occupied = kind != "end" or self.store.has_open_event(camera)
+            self.client.publish(gateway_topic(self.cfg.mqtt.prefix, camera, "occupancy"),
+                                OCCUPIED if occupied else VACANT, qos=1, retain=True)
         if kind == "thumbnail":
             data = self.media.path(self.media.relative_path(info["sha256"])).read_bytes()
             self.client.publish(gateway_topic(self.cfg.mqtt.prefix, camera, "last_thumbnail"), data, qos=0, retain=True)

@@ -1,5 +1,5 @@
-"""Home Assistant MQTT discovery: per camera an occupancy binary_sensor, a last-thumbnail image
-and a storage-savings sensor. Configs are retained and re-sent when Home Assistant says
+"""Home Assistant MQTT discovery: per camera an occupancy binary_sensor (on a retained ON/OFF state the
+gateway keeps from the events it stored), a last-thumbnail image and a storage-savings sensor. Configs are retained and re-sent when Home Assistant says
 ``homeassistant/status: online``.
 """
 from __future__ import annotations
@@ -7,6 +7,10 @@ from __future__ import annotations
 import json
 
 import contract
+
+
+#: The retained occupancy state the gateway keeps per camera (its binary_sensor's payloads).
+OCCUPIED, VACANT = "ON", "OFF"
 
 
 def gateway_topic(prefix: str, camera: str, name: str) -> str:
@@ -28,8 +32,8 @@ def discovery_messages(discovery_prefix: str, prefix: str, camera: str) -> list[
     entities = {
         f"binary_sensor/{uid}/occupancy/config": {
             "name": "Person", "unique_id": f"{uid}_person", "device_class": "occupancy", "device": device,
-            "state_topic": contract.topic(prefix, camera, contract.TopicKind.EVENTS),
-            "value_template": "{{ 'OFF' if value_json.type == 'end' else 'ON' }}",
+            "state_topic": gateway_topic(prefix, camera, "occupancy"),  # retained ON/OFF: known after a restart
+            "payload_on": OCCUPIED, "payload_off": VACANT,
             "availability": [availability],
         },
         f"image/{uid}/thumbnail/config": {

@@ -260,6 +260,10 @@ class Store:
         rows = self._rows("SELECT * FROM events WHERE camera_id = ? AND event_id = ?", (camera, event_id))
         return _decode_event(rows[0]) if rows else None
 
+    def has_open_event(self, camera: str) -> bool:
+        """Is an event of ``camera`` open (someone in view, as far as the gateway knows)?"""
+        return bool(self._rows("SELECT 1 AS one FROM events WHERE camera_id = ? AND state = 'open' LIMIT 1", (camera,)))
+
     def thumbnail(self, sha: str) -> dict | None:
         rows = self._rows("SELECT * FROM thumbnails WHERE sha256 = ?", (sha,))
         return rows[0] if rows else None

@@ -13,6 +13,7 @@ import paho.mqtt.client as mqtt
 from contract import parse_broker_url
 from gateway.config import GatewayConfig
 from gateway.daemon import GatewayDaemon
+from gateway.homeassistant import discovery_messages
 from gateway.media import MediaStore
 from gateway.retention import sweep
 from gateway.store import Store
@@ -87,7 +88,7 @@ def test_home_assistant_discovery_is_retained_per_camera(broker_url, tmp_path):
     sub.loop_stop()
     assert {t.split("/")[1] for t in seen} == {"binary_sensor", "image", "sensor"}
     occupancy = json.loads(seen[f"homeassistant/binary_sensor/smartcam_{cam}/occupancy/config"])
-    assert occupancy["device_class"] == "occupancy" and occupancy["state_topic"] == f"smartcam/{cam}/events"
+    assert occupancy["device_class"] == "occupancy" and occupancy["state_topic"] == f"smartcam/_gateway/{cam}/occupancy"
     topics = list(seen)
     for topic in topics:  # clean the retained configs up ...
         pub.publish(topic, b"", retain=True).wait_for_publish(5)
@@ -194,3 +195,44 @@ def test_a_share_group_does_not_silently_become_a_plain_subscription_on_a_3_1_1_
             assert allowed.wait_connected(15) and allowed.metrics()["protocol_fallbacks"] == 1
         finally:
             allowed.stop()
+
+
+def retained(url: str, topic: str, timeout: float = 5.0) -> bytes | None:
+    """What a client subscribing now (Home Assistant after a restart) gets on ``topic``."""
+    host, port = astuple(parse_broker_url(url))[:2]
+    got = []
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    sub.on_message = lambda c, u, m: got.append(m.payload)
+    sub.connect(host, port)
+    sub.subscribe(topic, qos=1)
+    sub.loop_start()
+    deadline = time.monotonic() + timeout
+    while not got and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sub.loop_stop()
+    sub.disconnect()
+    return got[0] if got else None
+
+
+def test_occupancy_is_a_retained_state_home_assistant_finds_after_a_restart(broker_url, tmp_path):
+    daemon = GatewayDaemon(gateway_cfg(broker_url, f"sqlite:///{tmp_path}/gw.db", tmp_path))
+    daemon.start()
+    assert daemon.wait_connected(10)
+    time.sleep(0.3)
+    cam = f"o{uuid.uuid4().hex[:6]}"
+    pub = publisher(broker_url)
+    state = f"smartcam/_gateway/{cam}/occupancy"
+    try:
+        send(pub, f"smartcam/{cam}/events", ev("new", 0, camera=cam, event_id=f"1-{cam}"))
+        assert daemon.idle(timeout=10) and retained(broker_url, state) == b"ON"
+        send(pub, f"smartcam/{cam}/events", ev("new", 0, camera=cam, event_id=f"2-{cam}-bbbbbb", start_time=1100.0))
+        send(pub, f"smartcam/{cam}/events", ev("end", 1, camera=cam, event_id=f"2-{cam}-bbbbbb", start_time=1100.0, end_time=1110.0))
+        assert daemon.idle(timeout=10) and retained(broker_url, state) == b"OFF"  # the orphan ended too: nobody there
+        (_, config), = [m for m in discovery_messages("homeassistant", "smartcam", cam) if "binary_sensor" in m[0]]
+        assert json.loads(config)["state_topic"] == state
+    finally:
+        pub.publish(state, b"", retain=True).wait_for_publish(5)
+        for topic, _ in discovery_messages("homeassistant", "smartcam", cam):
+            pub.publish(topic, b"", retain=True).wait_for_publish(5)
+        daemon.stop()
+        pub.loop_stop()
