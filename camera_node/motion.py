@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -188,21 +189,7 @@ def _edges(image: np.ndarray) -> np.ndarray:
 
 def merge_touching(boxes: list[Box], margin: float) -> list[Box]:
     """Repeatedly union boxes that overlap or lie within ``margin`` pixels of each other."""
-    boxes = list(boxes)
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                a, b = boxes[i], boxes[j]
-                if a.intersects(b, margin):
-                    boxes[i] = a.union(b)
-                    del boxes[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return boxes
+    return _merge_while(boxes, lambda a, b: a.intersects(b, margin))
 
 
 def merge_stacked(boxes: list[Box], gap: float) -> list[Box]:
@@ -211,17 +198,25 @@ def merge_stacked(boxes: list[Box], gap: float) -> list[Box]:
     background model sees as separate blobs where the clothes match the scene). ``gap`` 0: off."""
     if gap <= 0:
         return boxes
+
+    def stacked(a: Box, b: Box) -> bool:
+        shared = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+        apart = max(a.y, b.y) - min(a.y + a.h, b.y + b.h)
+        return shared >= 0.5 * min(a.w, b.w) and apart <= gap * max(a.h, b.h)
+
+    return _merge_while(boxes, stacked)
+
+
+def _merge_while(boxes: list[Box], joins: Callable[[Box, Box], bool]) -> list[Box]:
+    """Union any two boxes that ``joins`` pairs, until no pair is left."""
     boxes = list(boxes)
     merged = True
     while merged:
         merged = False
         for i in range(len(boxes)):
             for j in range(i + 1, len(boxes)):
-                a, b = boxes[i], boxes[j]
-                shared = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-                apart = max(a.y, b.y) - min(a.y + a.h, b.y + b.h)
-                if shared >= 0.5 * min(a.w, b.w) and apart <= gap * max(a.h, b.h):
-                    boxes[i] = a.union(b)
+                if joins(boxes[i], boxes[j]):
+                    boxes[i] = boxes[i].union(boxes[j])
                     del boxes[j]
                     merged = True
                     break
