@@ -66,6 +66,7 @@ class Ingestor:
                 kind = contract.TopicKind.CONFIG_SET
         except (contract.ContractError, BadImage) as exc:
             self._reject(type(exc).__name__, topic, str(exc))
+            self.store.add_dead_letter(topic, payload, type(exc).__name__, at)  # store down: raises, retried
             return False
         except Exception as exc:  # a store failure (disk full, database gone): the caller retries
             self.counters.store_errors[type(exc).__name__] += 1

@@ -6,6 +6,7 @@ row. Storage totals come from the database, never from walking the disk.
 """
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import sqlite3
@@ -69,7 +70,17 @@ _SCHEMA = [
         message_bytes BIGINT NOT NULL DEFAULT 0,
         PRIMARY KEY (camera_id, hour)
     )""",
+    # Messages that can never be stored (rejected at the edge), raw (base64) with the reason.
+    """CREATE TABLE IF NOT EXISTS dead_letters (
+        received_at DOUBLE PRECISION NOT NULL,
+        topic TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        payload TEXT NOT NULL
+    )""",
+    """CREATE INDEX IF NOT EXISTS dead_letters_received ON dead_letters (received_at)""",
 ]
+#: Rejected messages kept aside (newest first), raw, for an operator to look at; older ones are dropped.
+DEAD_LETTERS_KEPT = 1000
 LEDGER_FIELDS = ("frames", "seconds", "continuous_bytes", "clip_bytes", "thumbnail_bytes", "message_bytes")
 
 _UPSERT_EVENT = """
@@ -259,6 +270,20 @@ class Store:
     def event(self, camera: str, event_id: str) -> dict | None:
         rows = self._rows("SELECT * FROM events WHERE camera_id = ? AND event_id = ?", (camera, event_id))
         return _decode_event(rows[0]) if rows else None
+
+    def add_dead_letter(self, topic: str, payload: bytes, reason: str, at: float) -> None:
+        """Keep a rejected message aside, raw; only the newest :data:`DEAD_LETTERS_KEPT` stay."""
+        with self.transaction():
+            self._execute("INSERT INTO dead_letters (received_at, topic, reason, payload) VALUES (?, ?, ?, ?)",
+                          (at, topic[:512], reason, base64.b64encode(payload).decode()))
+            self._execute(
+                "DELETE FROM dead_letters WHERE received_at < (SELECT MIN(received_at) FROM "
+                "(SELECT received_at FROM dead_letters ORDER BY received_at DESC LIMIT ?) AS newest)", (DEAD_LETTERS_KEPT,))
+
+    def dead_letters(self, limit: int = DEAD_LETTERS_KEPT) -> list[dict]:
+        """The kept-aside messages, newest first, payloads as bytes."""
+        rows = self._rows("SELECT received_at, topic, reason, payload FROM dead_letters ORDER BY received_at DESC LIMIT ?", (limit,))
+        return [{**r, "payload": base64.b64decode(r["payload"])} for r in rows]
 
     def has_open_event(self, camera: str) -> bool:
         """Is an event of ``camera`` open (someone in view, as far as the gateway knows)?"""

@@ -10,7 +10,7 @@ import contract
 from gateway.config import LimitsConfig
 from gateway.ingest import Ingestor
 from gateway.media import MediaStore
-from gateway.store import Store
+from gateway.store import DEAD_LETTERS_KEPT, Store
 
 
 def jpeg(w=40, h=60, color=(200, 30, 30)) -> bytes:
@@ -201,3 +201,14 @@ def test_sqlite_commits_are_durable_before_the_broker_is_acknowledged(tmp_path):
     store = Store(f"sqlite:///{tmp_path}/gw.db")
     # WAL with synchronous=NORMAL may lose the last commits on power loss, after the ack went out: FULL (2) syncs each one.
     assert store._rows("PRAGMA synchronous")[0]["synchronous"] == 2
+
+
+def test_a_message_that_can_never_be_stored_is_kept_aside_raw_and_bounded(ingest, store):
+    poison = json.dumps({"camera": "cam1", "time": 1.0, "ledger": {"frames": 10**30}}).encode()
+    assert not ingest.handle("smartcam/cam1/stats", poison, received_at=50.0)
+    (kept,) = store.dead_letters()
+    assert kept["topic"] == "smartcam/cam1/stats" and kept["payload"] == poison and kept["reason"] == "ContractError"
+    for i in range(DEAD_LETTERS_KEPT + 5):
+        ingest.handle("smartcam/cam1/events", b"{bad %d" % i, received_at=100.0 + i)
+    letters = store.dead_letters()
+    assert len(letters) == DEAD_LETTERS_KEPT and letters[0]["payload"] == b"{bad %d" % (DEAD_LETTERS_KEPT + 4)  # newest first
