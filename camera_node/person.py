@@ -147,7 +147,8 @@ class PersonStage:
         """
         self._expire(timestamp)
         unremembered, followed = self._unremembered(proposals, timestamp)
-        candidates: list[tuple[Box, bool, bool]] = [(p, False, True) for p in unremembered]
+        # (box, the track a re-check is for or None for a proposal, the box still looks as the person did)
+        candidates: list[tuple[Box, Track | None, bool]] = [(p, None, True) for p in unremembered]
         for track in self.tracks:
             due = track.person and frame_index - track.last_checked_frame >= self.cfg.recheck_every
             if not due or any(iou(track.box, p) > 0.2 for p in proposals):
@@ -156,7 +157,7 @@ class PersonStage:
                 track.last_checked_frame = frame_index  # the spot looks empty again: nobody to classify there
                 continue
             unchanged = track.appearance is None or differs(track.box, track.appearance) < APPEARANCE_CHANGE
-            candidates.append((track.box, True, unchanged))
+            candidates.append((track.box, track, unchanged))
         allowed = min(self.cfg.max_inferences_per_frame, budget_left)
         self.skipped += max(0, len(candidates) - allowed)
         candidates = candidates[:allowed]
@@ -173,8 +174,8 @@ class PersonStage:
         self.inferences += len(candidates)
         if self.on_crops is not None:
             self.on_crops(frame_index, crops, scores)
-        detections = [Detection(box, float(score), False, tracked) for (box, tracked, _), score in zip(candidates, scores)]
-        self._update_tracks(frame_index, timestamp, detections, [c[2] for c in candidates], snapshot, look)
+        detections = [Detection(box, float(score), False, track is not None) for (box, track, _), score in zip(candidates, scores)]
+        self._update_tracks(frame_index, timestamp, detections, [c[1:] for c in candidates], snapshot, look)
         self._remember_rejections(timestamp, detections, followed)
         return detections
 
@@ -246,13 +247,15 @@ class PersonStage:
         margin = 0.02 * max(w, h)
         return box.x <= margin or box.y <= margin or box.x + box.w >= w - margin or box.y + box.h >= h - margin
 
-    def _update_tracks(self, frame_index: int, timestamp: float, detections: list[Detection], unchanged: list[bool],
-                       snapshot: Callable[[Box], object], look: Callable[[Box], object] | None) -> None:
-        """Each classification is evidence for the track it matches (:mod:`camera_node.tracks`); a motion region
-        scored at least ``min_score`` that matches none starts a track. A detection is a person when its
-        track's evidence says so (a re-check: and it counted as evidence)."""
-        for det, same in zip(detections, unchanged):
-            track = self._match(det.box)
+    def _update_tracks(self, frame_index: int, timestamp: float, detections: list[Detection],
+                       origins: list[tuple[Track | None, bool]], snapshot: Callable[[Box], object],
+                       look: Callable[[Box], object] | None) -> None:
+        """Each classification is evidence for its track (:mod:`camera_node.tracks`): a re-check's own, else
+        the one a motion region matches; a motion region scored at least ``min_score`` that matches none
+        starts a track. A detection is a person when its track's evidence says so (a re-check: and it
+        counted as evidence)."""
+        for det, (rechecked, same) in zip(detections, origins):
+            track = rechecked if rechecked is not None else self._match(det.box)
             positive = False
             if track is not None:
                 track.last_checked_frame = frame_index
