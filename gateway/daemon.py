@@ -56,6 +56,7 @@ class GatewayDaemon:
         self._stop = threading.Event()
         self._known_cameras: set[str] = set()
         self._last_message = 0.0  # monotonic time a message last arrived or was committed
+        self._in_hand = 0  # messages being ingested right now (a slow commit is not idleness)
         self.client = self._make_client()
         self._sweeper = threading.Thread(target=self._sweep_loop, name="gateway-retention", daemon=True)
 
@@ -118,10 +119,11 @@ class GatewayDaemon:
         self.client.loop_stop()
 
     def idle(self, quiet: float = 0.5, timeout: float = 60.0) -> bool:
-        """Wait until no message arrived or was processed (nor the connection made) for ``quiet`` seconds."""
+        """Wait until no message is being ingested and none arrived or was processed (nor the connection made)
+        for ``quiet`` seconds."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if time.monotonic() - self._last_message > quiet:
+            if not self._in_hand and time.monotonic() - self._last_message > quiet:
                 return True
             time.sleep(0.05)
         return False
@@ -185,7 +187,15 @@ class GatewayDaemon:
         acknowledged; if that outlasts the keepalive the broker drops the
         connection and redelivers later from the persistent session.
         """
+        self._in_hand += 1  # only paho's network thread calls this: no lock needed
         self._last_message = time.monotonic()
+        try:
+            self._ingest(client, msg)
+        finally:
+            self._last_message = time.monotonic()
+            self._in_hand -= 1
+
+    def _ingest(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
         if msg.topic == f"{self.cfg.homeassistant.discovery_prefix}/status":
             if msg.payload == b"online":
                 for camera in sorted(self._known_cameras):
@@ -204,7 +214,6 @@ class GatewayDaemon:
                 time.sleep(delay)
                 delay = min(delay * 2, 30)
         client.ack(msg.mid, msg.qos)
-        self._last_message = time.monotonic()
 
     def _on_ingested(self, kind: str, info: dict) -> None:
         camera = info["camera"]

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import astuple
@@ -236,3 +237,29 @@ def test_occupancy_is_a_retained_state_home_assistant_finds_after_a_restart(brok
             pub.publish(topic, b"", retain=True).wait_for_publish(5)
         daemon.stop()
         pub.loop_stop()
+
+
+def test_the_daemon_is_not_idle_while_a_message_is_still_being_stored(own_broker, tmp_path):
+    """A slow disk (a commit that takes longer than the quiet period) must not read as idle: a caller that
+    waits for idle and then reads the store finds every message that had arrived."""
+    daemon = GatewayDaemon(gateway_cfg(own_broker.url, f"sqlite:///{tmp_path}/gw.db", tmp_path))
+    handle, started = daemon.ingestor.handle, threading.Event()
+
+    def slow_handle(topic, payload, *args):  # the disk stalls for 1.5 s on this write
+        started.set()
+        time.sleep(1.5)
+        return handle(topic, payload, *args)
+
+    daemon.ingestor.handle = slow_handle
+    daemon.start()
+    try:
+        assert daemon.wait_connected(10)
+        cam = f"s{uuid.uuid4().hex[:6]}"
+        pub = publisher(own_broker.url)
+        send(pub, f"smartcam/{cam}/events", ev("new", 0, camera=cam, event_id=f"1-{cam}"))
+        assert started.wait(10)
+        assert daemon.idle(quiet=0.3, timeout=10)
+        assert [r["event_id"] for r in daemon.store.events(camera=cam)] == [f"1-{cam}"]
+        pub.loop_stop()
+    finally:
+        daemon.stop()
