@@ -24,6 +24,8 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from yamlconfig import StrictModel
+
 DEFAULT_PREFIX = "smartcam"
 #: Camera ids: lower-case letters, digits, '-' and '_', 1-32 characters (safe in topics, paths and SQL).
 #: Match with ``fullmatch`` (``$`` alone also matches before a trailing newline); pydantic's patterns are whole-string.
@@ -135,10 +137,8 @@ def parse_broker_url(url: str) -> BrokerAddress:
     return BrokerAddress(parsed.hostname, port or (8883 if tls else 1883), parsed.username, parsed.password, tls)
 
 
-class TlsFiles(BaseModel):
+class TlsFiles(StrictModel):
     """TLS to the broker: the site CA, and a client certificate when the broker asks for one."""
-
-    model_config = ConfigDict(extra="forbid")
 
     ca_file: Path | None = Field(None, description="CA certificate that signed the broker's (none = the system CAs).")
     cert_file: Path | None = Field(None, description="Client certificate (brokers with require_certificate).")
@@ -153,6 +153,21 @@ class TlsFiles(BaseModel):
     def tls_set_kwargs(self) -> dict:
         """Keyword arguments for paho's ``Client.tls_set``."""
         return {"ca_certs": _str(self.ca_file), "certfile": _str(self.cert_file), "keyfile": _str(self.key_file)}
+
+
+class BrokerConfig(StrictModel):
+    """The broker settings node and gateway share (each config's ``mqtt`` section extends it)."""
+
+    url: str | None = Field(None, description="mqtt://[user@]host[:port] of the broker, mqtts:// for TLS.")
+    prefix: str = Field(DEFAULT_PREFIX, pattern=r"^[A-Za-z0-9_-]{1,32}$", description="Topic prefix shared by nodes and gateway.")
+    password_env: str | None = Field(None, description="Environment variable holding the password (never put it in the file).")
+    password_file: Path | None = Field(None, description="File holding the password (`smartcam broker credentials` writes one).")
+    tls: TlsFiles | None = Field(None, description="CA and optional client certificate for TLS (`smartcam broker certs`).")
+    keepalive: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds (the broker publishes the last will after 1.5x).")
+
+    def password(self) -> str | None:
+        """The password from ``password_env`` or ``password_file`` (``None``: the URL's, or none)."""
+        return read_secret(self.password_env, self.password_file)
 
 
 def secure_client(client, address: BrokerAddress, default_user: str, password: str | None, tls: TlsFiles | None) -> None:
@@ -233,15 +248,43 @@ class EventMessage(_Message):
     clip_bytes: int | None = Field(None, ge=0, le=2**40, description="Size of the clip written to SD (end only).")
 
 
-class LedgerModel(_Message):
-    """Bytes a continuous recording would have cost vs bytes actually written and sent."""
+class Ledger(_Message):
+    """The storage ledger, the one definition node and gateway share: what a continuous MJPEG recording of the
+    same frames would have written vs what was written (clips) and sent (thumbnails, messages), in bytes.
 
-    frames: int = Field(ge=0, le=MAX_COUNT)
-    seconds: float = Field(ge=0, le=MAX_SECONDS)
-    continuous_bytes: int = Field(ge=0, le=MAX_COUNT, description="Continuous MJPEG at the same size/quality/fps (measured).")
-    clip_bytes: int = Field(ge=0, le=MAX_COUNT)
-    thumbnail_bytes: int = Field(ge=0, le=MAX_COUNT)
-    message_bytes: int = Field(ge=0, le=MAX_COUNT)
+    The node reports it cumulatively in every stats message; the gateway stores its growth per camera and
+    hour, one column per field (:data:`LEDGER_FIELDS`), and sums those rows back into one for its reports.
+    """
+
+    frames: int = Field(0, ge=0, le=MAX_COUNT)
+    seconds: float = Field(0.0, ge=0, le=MAX_SECONDS)
+    continuous_bytes: int = Field(0, ge=0, le=MAX_COUNT, description="Continuous MJPEG at the same size/quality/fps (measured).")
+    clip_bytes: int = Field(0, ge=0, le=MAX_COUNT)
+    thumbnail_bytes: int = Field(0, ge=0, le=MAX_COUNT)
+    message_bytes: int = Field(0, ge=0, le=MAX_COUNT)
+
+    @property
+    def event_bytes(self) -> int:
+        """Everything the event-triggered recorder spent: clips, thumbnails and messages."""
+        return self.clip_bytes + self.thumbnail_bytes + self.message_bytes
+
+    @property
+    def saved_fraction(self) -> float:
+        """Share of the continuous recording's bytes not spent (0 before the first frame)."""
+        return 1.0 - self.event_bytes / self.continuous_bytes if self.continuous_bytes else 0.0
+
+    @classmethod
+    def total(cls, rows: list[dict]) -> Ledger:
+        """The sum of ledger rows (each holding every :data:`LEDGER_FIELDS` key), e.g. a store's hourly rows."""
+        return cls.model_construct(**{k: sum(r[k] for r in rows) for k in LEDGER_FIELDS})
+
+    def summary(self) -> dict:
+        """The fields with the derived totals, for reports and ledger.json."""
+        return {**self.model_dump(), "event_bytes": self.event_bytes, "saved_fraction": round(self.saved_fraction, 6)}
+
+
+#: The ledger's fields, in order: the node's counters, the stats payload and the store's columns.
+LEDGER_FIELDS: tuple[str, ...] = tuple(Ledger.model_fields)
 
 
 class StatsMessage(_Message):
@@ -256,7 +299,7 @@ class StatsMessage(_Message):
     events: int = Field(ge=0, le=MAX_COUNT)
     queue_bytes: int = Field(ge=0, le=MAX_COUNT, description="Bytes waiting in the store-and-forward queue.")
     dropped_messages: int = Field(ge=0, le=MAX_COUNT)
-    ledger: LedgerModel
+    ledger: Ledger
     budget: dict[str, Annotated[float, Field(ge=-1e12, le=1e12)]] = Field(default_factory=dict, max_length=64)
 
 

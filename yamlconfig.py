@@ -1,11 +1,18 @@
-"""Read a YAML file into a pydantic model, with one clear error type for every failure."""
+"""Config files: the strict base every config model derives from, and YAML into such a model with one error type."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class StrictModel(BaseModel):
+    """Base of every config section: an unknown key is an error, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
 
 M = TypeVar("M", bound=BaseModel)
 

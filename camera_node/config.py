@@ -8,16 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from contract import CAMERA_ID, DEFAULT_PREFIX, TlsFiles
-from yamlconfig import ConfigError, load_yaml_model
+from contract import CAMERA_ID, BrokerConfig
+from yamlconfig import ConfigError, StrictModel, load_yaml_model
 
 __all__ = ["ConfigError", "NodeConfig", "load_node_config"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -25,7 +21,7 @@ Polygon = Annotated[list[tuple[Share, Share]], Field(min_length=3, max_length=64
 """A polygon in normalised frame coordinates: (x, y) pairs in 0..1, (0, 0) the top-left corner."""
 
 
-class SourceConfig(_Strict):
+class SourceConfig(StrictModel):
     """Where frames come from."""
 
     uri: str = Field("", description="Video file, image folder, camera index ('0') or RTSP/HTTP URL.")
@@ -34,7 +30,7 @@ class SourceConfig(_Strict):
     reconnect_delay: float = Field(1.0, gt=0, le=30, description="A live source that stops delivering frames is reopened after this many seconds, doubling up to 30 s.")
 
 
-class SensorConfig(_Strict):
+class SensorConfig(StrictModel):
     """The OV2640 as the ESP32 driver delivers it: JPEG frames."""
 
     width: int = Field(640, ge=32, le=1600, description="JPEG frame width (VGA=640, SVGA=800, UXGA=1600).")
@@ -51,7 +47,7 @@ class SensorConfig(_Strict):
         return v
 
 
-class MotionConfig(_Strict):
+class MotionConfig(StrictModel):
     """Background model on the tiny frame and region proposals."""
 
     learning_rate: float = Field(0.05, gt=0, lt=1, description="Background update rate for non-moving pixels.")
@@ -77,7 +73,7 @@ class MotionConfig(_Strict):
         "sky, trees, a busy road nobody walks on. They also leave the brightness and global-change estimates.")
 
 
-class DetectorConfig(_Strict):
+class DetectorConfig(StrictModel):
     """The person CNN."""
 
     model: Path | None = Field(None, description="int8 .tflite (default: the shipped model).")
@@ -120,14 +116,14 @@ class DetectorConfig(_Strict):
     max_inferences_per_frame: int = Field(6, ge=1, description="Cap on CNN runs per frame.")
 
 
-class ZoneConfig(_Strict):
+class ZoneConfig(StrictModel):
     """A polygon in normalised frame coordinates (0..1); a person counts if the box's bottom centre is inside."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", description="Zone name, reported in the event's zones.")
     points: Polygon = Field(description="The zone's corners, (x, y) in 0..1.")
 
 
-class EventConfig(_Strict):
+class EventConfig(StrictModel):
     """When an event starts, continues and ends."""
 
     start_k: int = Field(1, ge=1, description="Start after k frames with a person ... (a person is already a track with "
@@ -147,7 +143,7 @@ class EventConfig(_Strict):
         return self
 
 
-class RecorderConfig(_Strict):
+class RecorderConfig(StrictModel):
     """Clips on the SD card."""
 
     pre_roll: float = Field(2.0, ge=0, le=30, description="Seconds recorded before the alert (ring buffer in PSRAM).")
@@ -157,21 +153,16 @@ class RecorderConfig(_Strict):
     min_free_bytes: int = Field(1_000_000, ge=0, description="Stop writing clips when the SD card has less free space.")
 
 
-class MqttConfig(_Strict):
-    """Broker connection and the store-and-forward queue."""
+class MqttConfig(BrokerConfig):
+    """Broker connection (shared with the gateway: :class:`contract.BrokerConfig`) and the store-and-forward queue."""
 
     url: str | None = Field(None, description="mqtt://[user@]host[:port], or mqtts:// for TLS; none = do not publish. The user defaults to the camera id.")
-    prefix: str = Field(DEFAULT_PREFIX, pattern=r"^[A-Za-z0-9_-]{1,32}$", description="Topic prefix shared with the gateway.")
-    password_env: str | None = Field(None, description="Environment variable holding the password (never put it in the file).")
-    password_file: Path | None = Field(None, description="File holding the password (e.g. written by `smartcam broker credentials`).")
-    tls: TlsFiles | None = Field(None, description="CA and optional client certificate for TLS (`smartcam broker certs`).")
     queue_dir: Path | None = Field(None, description="Store-and-forward queue folder (default: <out>/queue).")
     queue_max_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Queue cap; the oldest messages are dropped (and counted) beyond it.")
     stats_every: float = Field(30.0, gt=0, description="Seconds between stats messages.")
-    keepalive: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds (the broker publishes the last will after 1.5x).")
 
 
-class EnergyConfig(_Strict):
+class EnergyConfig(StrictModel):
     """Current draw per state (mA at 3.3 V) and battery; defaults from ESP32/ESP32-CAM datasheets and measurements."""
 
     voltage: float = Field(3.3, gt=0, description="Supply voltage for the power figure.")
@@ -186,7 +177,7 @@ class EnergyConfig(_Strict):
     motion_ms_per_frame: float = Field(8.0, ge=0, description="ESP32 time of JPEG decode at 1/8 + motion per frame (estimate).")
 
 
-class BudgetConfig(_Strict):
+class BudgetConfig(StrictModel):
     """ESP32-CAM limits the simulator enforces."""
 
     flash_bytes: int = Field(4 * 1024 * 1024, gt=0, description="Flash for firmware + model.")
@@ -198,7 +189,7 @@ class BudgetConfig(_Strict):
     max_inferences_per_second: float | None = Field(None, gt=0, description="CNN invokes per second the ESP32 sustains (default: from the model's MAC-based latency after motion's share).")
 
 
-class NodeConfig(_Strict):
+class NodeConfig(StrictModel):
     """Everything a camera node needs."""
 
     camera_id: str = Field("cam1", description="Unique id: lower-case letters, digits, '-' and '_'.")

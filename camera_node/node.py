@@ -333,7 +333,7 @@ class Node:
     def _publish(self, kind: contract.TopicKind, payload: bytes, qos: int, event_id: str | None = None) -> None:
         name = contract.topic(self.cfg.mqtt.prefix, self.cfg.camera_id, kind, event_id)
         if kind is not contract.TopicKind.THUMBNAIL:
-            self.recorder.ledger.message_bytes += len(name) + len(payload)
+            self.recorder.count_sent(len(name) + len(payload))
         if self.publisher is not None:
             self.publisher.publish(kind, payload, qos, event_id=event_id)
 
@@ -361,15 +361,11 @@ class Node:
         self._last_stats = ts
         if self.publisher is None:
             return
-        led = self.recorder.ledger
         stats = contract.StatsMessage(
             camera=self.cfg.camera_id, time=ts, frames=self.frames, motion_frames=self.motion_frames,
             cnn_frames=self.cnn_frames, inferences=self.person.inferences, events=self.event_count,
             queue_bytes=self.publisher.spool.bytes, dropped_messages=self.publisher.spool.dropped,
-            ledger=contract.LedgerModel(
-                frames=led.frames, seconds=led.seconds, continuous_bytes=led.continuous_bytes,
-                clip_bytes=led.clip_bytes, thumbnail_bytes=led.thumbnail_bytes, message_bytes=led.message_bytes,
-            ),
+            ledger=self.recorder.ledger,
         )
         self.publisher.publish(contract.TopicKind.STATS, stats.to_bytes(), contract.QOS_STATS)
 
@@ -395,7 +391,7 @@ class Node:
         )
         return {
             "camera": self.cfg.camera_id,
-            "ledger": led.as_dict(),
+            "ledger": led.summary(),
             "frames": self.frames,
             "analysed_frames": self.analysed_frames,
             "corrupt_frames": self.corrupt_frames,

@@ -143,7 +143,7 @@ class Publisher:
         while not self._stopping:
             try:
                 self._deliver_next()
-            except Exception:  # noqa: BLE001 - the node keeps queueing; delivery must not die silently
+            except Exception:
                 self.delivery_errors += 1
                 logger.exception("delivery failed; retrying")
                 time.sleep(1.0)

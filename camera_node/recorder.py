@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+import contract
 from camera_node.avi import MjpegAviWriter, avi_size, chunk_bytes
 from camera_node.config import RecorderConfig
 from models.inference.preprocess import Box
@@ -27,40 +28,14 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class Ledger:
-    """Storage accounting in bytes."""
+class _Tally:
+    """The running counts behind the ledger (the node's own state; :class:`contract.Ledger` is what it reports)."""
 
     frames: int = 0
-    seconds: float = 0.0
-    continuous_frame_bytes: int = 0
+    continuous_frame_bytes: int = 0  # JPEG chunks (padded) of every frame: a continuous AVI's payload
     clip_bytes: int = 0
     thumbnail_bytes: int = 0
     message_bytes: int = 0
-
-    @property
-    def continuous_bytes(self) -> int:
-        """A continuous MJPEG AVI of every frame: exactly what the writer would produce."""
-        return avi_size(self.continuous_frame_bytes, self.frames)
-
-    @property
-    def event_bytes(self) -> int:
-        return self.clip_bytes + self.thumbnail_bytes + self.message_bytes
-
-    @property
-    def saved_fraction(self) -> float:
-        return 1.0 - self.event_bytes / self.continuous_bytes if self.frames else 0.0
-
-    def as_dict(self) -> dict:
-        return {
-            "frames": self.frames,
-            "seconds": round(self.seconds, 3),
-            "continuous_bytes": self.continuous_bytes,
-            "clip_bytes": self.clip_bytes,
-            "thumbnail_bytes": self.thumbnail_bytes,
-            "message_bytes": self.message_bytes,
-            "event_bytes": self.event_bytes,
-            "saved_fraction": round(self.saved_fraction, 6),
-        }
 
 
 @dataclass
@@ -101,15 +76,27 @@ class Recorder:
         self.max_jpeg_bytes = 0
         self.sd_bytes_written = 0
         self.clip: _OpenClip | None = None
-        self.ledger = Ledger()
+        self._tally = _Tally()
         self.errors: list[str] = []
+
+    @property
+    def ledger(self) -> contract.Ledger:
+        """The storage ledger so far; a continuous MJPEG AVI of every frame is exactly what the writer would produce."""
+        t = self._tally
+        return contract.Ledger(
+            frames=t.frames, seconds=t.frames / self.fps, continuous_bytes=avi_size(t.continuous_frame_bytes, t.frames) if t.frames else 0,
+            clip_bytes=t.clip_bytes, thumbnail_bytes=t.thumbnail_bytes, message_bytes=t.message_bytes,
+        )
+
+    def count_sent(self, nbytes: int) -> None:
+        """Add bytes the node put on the wire (messages) to the ledger."""
+        self._tally.message_bytes += nbytes
 
     # -- every frame ----------------------------------------------------
     def push(self, index: int, ts: float, jpeg: bytes) -> list[ClipInfo]:
         """Add a frame; returns clips that finished with it."""
-        self.ledger.frames += 1
-        self.ledger.seconds = self.ledger.frames / self.fps
-        self.ledger.continuous_frame_bytes += len(jpeg) + (len(jpeg) & 1)
+        self._tally.frames += 1
+        self._tally.continuous_frame_bytes += len(jpeg) + (len(jpeg) & 1)
         self.max_jpeg_bytes = max(self.max_jpeg_bytes, len(jpeg))
         self.ring.append((index, ts, jpeg))
         self.ring_bytes += len(jpeg)
@@ -175,7 +162,7 @@ class Recorder:
         if not ok:
             raise ValueError("thumbnail does not encode")
         data = buf.tobytes()
-        self.ledger.thumbnail_bytes += len(data)
+        self._tally.thumbnail_bytes += len(data)
         return data
 
     # -- internals ------------------------------------------------------
@@ -204,7 +191,7 @@ class Recorder:
             self._error(clip.event_id, exc)
             clip.writer.abort()
             return ClipInfo(clip.event_id, None, None, None, 0, str(exc))
-        self.ledger.clip_bytes += size
+        self._tally.clip_bytes += size
         kept = clip.frames[:keep]
         return ClipInfo(clip.event_id, clip.writer.path, kept[0][0] if kept else None, kept[-1][0] if kept else None, size)
 

@@ -10,7 +10,6 @@ import json
 import logging
 from pathlib import Path
 
-import contract
 from camera_node.config import NodeConfig
 from camera_node.crop_dump import CropDump
 from camera_node.evaluation import (
@@ -36,7 +35,7 @@ def make_publisher(cfg: NodeConfig, out_dir: Path, broker: str | None) -> Publis
     if not url:
         return None
     spool = Spool(cfg.mqtt.queue_dir or Path(out_dir) / "queue", cfg.mqtt.queue_max_bytes)
-    password = contract.read_secret(cfg.mqtt.password_env, cfg.mqtt.password_file)
+    password = cfg.mqtt.password()
     publisher = Publisher(url, cfg.mqtt.prefix, cfg.camera_id, spool, cfg.mqtt.keepalive, password, tls=cfg.mqtt.tls)
     publisher.start()
     return publisher

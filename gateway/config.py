@@ -3,42 +3,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from contract import DEFAULT_PREFIX, MAX_JSON_BYTES, MAX_THUMBNAIL_BYTES, TlsFiles
-from yamlconfig import ConfigError, load_yaml_model
+from contract import MAX_JSON_BYTES, MAX_THUMBNAIL_BYTES, BrokerConfig
+from yamlconfig import ConfigError, StrictModel, load_yaml_model
 
 __all__ = ["ConfigError", "GatewayConfig", "load_gateway_config"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class MqttConfig(_Strict):
-    """Broker connection."""
+class MqttConfig(BrokerConfig):
+    """Broker connection (shared with the nodes: :class:`contract.BrokerConfig`) and the gateway's session."""
 
     url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://[user@]host[:port] of the broker, mqtts:// for TLS. The user defaults to client_id when a password is set.")
-    prefix: str = Field(DEFAULT_PREFIX, pattern=r"^[A-Za-z0-9_-]{1,32}$", description="Topic prefix shared with the nodes.")
     client_id: str = Field("smartcam-gateway", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Stable id: the broker keeps this session's queue while the gateway is down.")
-    password_env: str | None = Field(None, description="Environment variable holding the password.")
-    password_file: Path | None = Field(None, description="File holding the password (`smartcam broker credentials` writes one).")
-    tls: TlsFiles | None = Field(None, description="CA and optional client certificate for TLS (`smartcam broker certs`).")
     share_group: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,32}$", description="Subscribe as $share/<group>/... so several gateways split the load (MQTT 5).")
     session_expiry: int = Field(7 * 24 * 3600, ge=0, description="Seconds the broker keeps the session (and queued QoS 1 messages) after a disconnect (MQTT 5).")
-    keepalive: int = Field(30, ge=5, le=3600, description="Keepalive in seconds.")
     protocol: str = Field("auto", pattern="^(auto|5|3.1.1)$", description="auto = MQTT 5, falling back to 3.1.1 for brokers without it (e.g. amqtt): only on a protocol refusal or no CONNACK at all, never on a refused login.")
     allow_unshared_fallback: bool = Field(False, description="With share_group: fall back to 3.1.1 anyway, as a plain subscription (every gateway of the group then ingests everything; upserts keep it correct, not cheap). Off: refuse and log.")
 
 
-class StoreConfig(_Strict):
+class StoreConfig(StrictModel):
     """Where events and thumbnails live."""
 
     dsn: str = Field("sqlite:///runs/gateway/smartcam.db", description="sqlite:///path (embedded default) or postgresql://user@host/db.")
     media_dir: Path = Field(Path("runs/gateway/media"), description="Thumbnails, content-addressed (sha256).")
 
 
-class RetentionConfig(_Strict):
+class RetentionConfig(StrictModel):
     """How long and how much is kept."""
 
     days: float = Field(30.0, gt=0, description="Default retention in days.")
@@ -47,7 +38,7 @@ class RetentionConfig(_Strict):
     sweep_every: float = Field(60.0, gt=0, description="Seconds between retention sweeps.")
 
 
-class LimitsConfig(_Strict):
+class LimitsConfig(StrictModel):
     """Edge validation limits."""
 
     max_json_bytes: int = Field(MAX_JSON_BYTES, gt=0, le=MAX_JSON_BYTES, description="Larger JSON payloads are rejected.")
@@ -56,13 +47,13 @@ class LimitsConfig(_Strict):
     max_clock_skew: float = Field(300.0, gt=0, description="Seconds a node's clock may differ from the gateway's before its stats are dated by the gateway.")
 
 
-class ReportConfig(_Strict):
+class ReportConfig(StrictModel):
     """Storage-savings report."""
 
     h264_kbps: float = Field(1024.0, gt=0, description="Bitrate of the continuous H.264 NVR recording to compare with (per camera).")
 
 
-class ApiConfig(_Strict):
+class ApiConfig(StrictModel):
     """HTTP API."""
 
     host: str = Field("127.0.0.1", description="Bind address.")
@@ -71,14 +62,14 @@ class ApiConfig(_Strict):
     max_page: int = Field(200, ge=1, le=1000, description="Largest page of events.")
 
 
-class HomeAssistantConfig(_Strict):
+class HomeAssistantConfig(StrictModel):
     """Home Assistant MQTT discovery."""
 
     enabled: bool = Field(True, description="Publish discovery configs per camera.")
     discovery_prefix: str = Field("homeassistant", description="Home Assistant's discovery prefix.")
 
 
-class GatewayConfig(_Strict):
+class GatewayConfig(StrictModel):
     """Everything the gateway needs."""
 
     mqtt: MqttConfig = Field(default_factory=MqttConfig)

@@ -69,7 +69,7 @@ class GatewayDaemon:
         kwargs = {"clean_session": False} if self.protocol == mqtt.MQTTv311 else {}
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=m.client_id, protocol=self.protocol, **kwargs)
         address = contract.parse_broker_url(m.url)
-        contract.secure_client(client, address, m.client_id, contract.read_secret(m.password_env, m.password_file), m.tls)
+        contract.secure_client(client, address, m.client_id, m.password(), m.tls)
         client.will_set(self.availability_topic, contract.Availability.OFFLINE.value, qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.manual_ack_set(True)

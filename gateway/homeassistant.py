@@ -8,7 +8,6 @@ import json
 
 import contract
 
-
 #: The retained occupancy state the gateway keeps per camera (its binary_sensor's payloads).
 OCCUPIED, VACANT = "ON", "OFF"
 

@@ -14,7 +14,8 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.store import LEDGER_FIELDS, Store
+import contract
+from gateway.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -23,22 +24,20 @@ MONTH_SECONDS = 30 * 86400
 
 def savings_summary(rows: list[dict], h264_kbps: float) -> dict:
     """Totals over ledger rows: continuous vs event-triggered bytes, percent saved, monthly projection."""
-    tot = {k: sum(r[k] for r in rows) for k in LEDGER_FIELDS}
-    event_bytes = tot["clip_bytes"] + tot["thumbnail_bytes"] + tot["message_bytes"]
-    continuous = tot["continuous_bytes"]
-    seconds = tot["seconds"]
+    tot = contract.Ledger.total(rows)
+    event_bytes, continuous, seconds = tot.event_bytes, tot.continuous_bytes, tot.seconds
     h264 = h264_kbps * 1000 / 8 * seconds
     per_month = MONTH_SECONDS / seconds if seconds else 0.0
     return {
         "seconds": round(seconds, 1),
-        "frames": int(tot["frames"]),
+        "frames": int(tot.frames),
         "continuous_bytes": int(continuous),
         "event_bytes": int(event_bytes),
-        "clip_bytes": int(tot["clip_bytes"]),
-        "thumbnail_bytes": int(tot["thumbnail_bytes"]),
-        "message_bytes": int(tot["message_bytes"]),
+        "clip_bytes": int(tot.clip_bytes),
+        "thumbnail_bytes": int(tot.thumbnail_bytes),
+        "message_bytes": int(tot.message_bytes),
         "saved_bytes": int(continuous - event_bytes),
-        "saved_percent": round(100.0 * (1 - event_bytes / continuous), 2) if continuous else 0.0,
+        "saved_percent": round(100.0 * tot.saved_fraction, 2),
         "h264_bytes": int(h264),
         "saved_vs_h264_percent": round(100.0 * (1 - event_bytes / h264), 2) if h264 else 0.0,
         "per_month": {
@@ -82,9 +81,9 @@ def write_report(store: Store, out_dir: Path, h264_kbps: float, since: float | N
     }
     with open(out_dir / "ledger.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["camera_id", "hour_utc", *LEDGER_FIELDS])
+        writer.writerow(["camera_id", "hour_utc", *contract.LEDGER_FIELDS])
         for r in rows:
-            writer.writerow([r["camera_id"], datetime.fromtimestamp(r["hour"], UTC).isoformat(), *(r[k] for k in LEDGER_FIELDS)])
+            writer.writerow([r["camera_id"], datetime.fromtimestamp(r["hour"], UTC).isoformat(), *(r[k] for k in contract.LEDGER_FIELDS)])
     _plot_bytes(rows, cameras, out_dir / "bytes_over_time.png")
     _plot_events(counts, cameras, out_dir / "events_per_hour.png")
     (out_dir / "report.json").write_text(json.dumps(doc, indent=2))

@@ -21,6 +21,7 @@ import contract
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+_LEDGER_TYPES = {int: "BIGINT", float: "DOUBLE PRECISION"}
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS cameras (
@@ -59,17 +60,10 @@ _SCHEMA = [
     # Running total of stored bytes, kept in the same transactions as the thumbnail rows, so the
     # size cap is checked per ingest without scanning the table.
     """CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value BIGINT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS ledger (
-        camera_id TEXT NOT NULL,
-        hour BIGINT NOT NULL,
-        frames BIGINT NOT NULL DEFAULT 0,
-        seconds DOUBLE PRECISION NOT NULL DEFAULT 0,
-        continuous_bytes BIGINT NOT NULL DEFAULT 0,
-        clip_bytes BIGINT NOT NULL DEFAULT 0,
-        thumbnail_bytes BIGINT NOT NULL DEFAULT 0,
-        message_bytes BIGINT NOT NULL DEFAULT 0,
-        PRIMARY KEY (camera_id, hour)
-    )""",
+    # The node's ledger growth per camera and hour: one column per field of the contract's Ledger.
+    "CREATE TABLE IF NOT EXISTS ledger (camera_id TEXT NOT NULL, hour BIGINT NOT NULL, "
+    + "".join(f"{name} {_LEDGER_TYPES[field.annotation]} NOT NULL DEFAULT 0, " for name, field in contract.Ledger.model_fields.items())
+    + "PRIMARY KEY (camera_id, hour))",
     # Messages that can never be stored (rejected at the edge), raw (base64) with the reason.
     """CREATE TABLE IF NOT EXISTS dead_letters (
         received_at DOUBLE PRECISION NOT NULL,
@@ -81,7 +75,6 @@ _SCHEMA = [
 ]
 #: Rejected messages kept aside (newest first), raw, for an operator to look at; older ones are dropped.
 DEAD_LETTERS_KEPT = 1000
-LEDGER_FIELDS = ("frames", "seconds", "continuous_bytes", "clip_bytes", "thumbnail_bytes", "message_bytes")
 
 _UPSERT_EVENT = """
 INSERT INTO events (camera_id, event_id, label, state, seq, start_time, end_time, score, box, zones, clip_bytes, received_at, updated_at)
@@ -237,16 +230,16 @@ class Store:
         row = self._rows(f"SELECT last_ledger FROM cameras WHERE camera_id = ?{lock}", (stats.camera,))
         previous = json.loads(row[0]["last_ledger"]) if row and row[0]["last_ledger"] else None
         current = stats.ledger.model_dump()
-        if previous is None or any(current[k] < previous.get(k, 0) for k in LEDGER_FIELDS):
-            previous = {k: 0 for k in LEDGER_FIELDS}  # first report, or the node restarted its counters
-        delta = {k: current[k] - previous.get(k, 0) for k in LEDGER_FIELDS}
+        if previous is None or any(current[k] < previous.get(k, 0) for k in contract.LEDGER_FIELDS):
+            previous = {k: 0 for k in contract.LEDGER_FIELDS}  # first report, or the node restarted its counters
+        delta = {k: current[k] - previous.get(k, 0) for k in contract.LEDGER_FIELDS}
         hour = int(at // 3600 * 3600)
-        cols = ", ".join(LEDGER_FIELDS)
-        sets = ", ".join(f"{k} = ledger.{k} + excluded.{k}" for k in LEDGER_FIELDS)
+        cols = ", ".join(contract.LEDGER_FIELDS)
+        sets = ", ".join(f"{k} = ledger.{k} + excluded.{k}" for k in contract.LEDGER_FIELDS)
         self._execute(
-            f"INSERT INTO ledger (camera_id, hour, {cols}) VALUES (?, ?, {', '.join('?' * len(LEDGER_FIELDS))}) "
+            f"INSERT INTO ledger (camera_id, hour, {cols}) VALUES (?, ?, {', '.join('?' * len(contract.LEDGER_FIELDS))}) "
             f"ON CONFLICT (camera_id, hour) DO UPDATE SET {sets}",
-            (stats.camera, hour, *(delta[k] for k in LEDGER_FIELDS)),
+            (stats.camera, hour, *(delta[k] for k in contract.LEDGER_FIELDS)),
         )
         self._execute(
             "UPDATE cameras SET last_ledger = ?, last_stats = ? WHERE camera_id = ?",

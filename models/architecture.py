@@ -6,13 +6,13 @@ activations in a range int8 quantises well.
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from yamlconfig import StrictModel
 
 
-class ArchConfig(BaseModel):
+class ArchConfig(StrictModel):
     """Shape of the network."""
-
-    model_config = ConfigDict(extra="forbid")
 
     input_size: int = Field(64, ge=16, le=160, description="Square input side in pixels.")
     stem_channels: int = Field(8, ge=1, description="Channels of the stride-2 3x3 stem convolution.")

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from yamlconfig import StrictModel
 
 
-class AugmentConfig(BaseModel):
+class AugmentConfig(StrictModel):
     """Probabilities and ranges of each perturbation (each applied independently)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     flip_prob: float = Field(0.5, ge=0, le=1, description="Mirror left-right.")
     exposure_prob: float = Field(0.8, ge=0, le=1, description="Brightness/contrast/gamma change.")

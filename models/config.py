@@ -4,11 +4,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from models.architecture import ArchConfig
 from models.augment import AugmentConfig
-from yamlconfig import ConfigError, load_yaml_model
+from yamlconfig import ConfigError, StrictModel, load_yaml_model
 
 __all__ = ["ConfigError", "DistillConfig", "TrainConfig", "default_data_root", "load_train_config"]
 
@@ -22,16 +22,12 @@ def default_data_root() -> Path:
     return Path(os.environ.get(DATA_ROOT_ENV, _REPO.parent / "shared" / "data"))
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CocoSource(_Strict):
+class CocoSource(StrictModel):
     annotations: Path = Field(description="COCO instances json.")
     images: Path = Field(description="Folder the json's file_name entries are relative to.")
 
 
-class FolderSource(_Strict):
+class FolderSource(StrictModel):
     folder: Path = Field(description="Folder of whole images (already crops).")
     labels: Path | None = Field(None, description="CSV with image,label columns (default folder/labels.csv).")
     source: str | None = Field(
@@ -39,7 +35,7 @@ class FolderSource(_Strict):
         "videos): they count as that source for leave-one-source-out and leave with it.")
 
 
-class DataSources(_Strict):
+class DataSources(StrictModel):
     """Where labelled images come from; relative paths resolve against ``data_root``."""
 
     yolo: list[Path] = Field(default_factory=list, description="YOLO split folders (images/, labels/).")
@@ -64,7 +60,7 @@ class DataSources(_Strict):
         )
 
 
-class SamplingConfig(_Strict):
+class SamplingConfig(StrictModel):
     """How frames become crops."""
 
     positive_variants: int = Field(2, ge=1, description="Jittered crops cut per training person box.")
@@ -72,7 +68,7 @@ class SamplingConfig(_Strict):
     min_person_height: float = Field(16.0, gt=0, description="Smaller person boxes (px) are skipped.")
 
 
-class DistillConfig(_Strict):
+class DistillConfig(StrictModel):
     """Soft targets from teacher models (knowledge distillation)."""
 
     teachers: list[Path] = Field(
@@ -96,7 +92,7 @@ class DistillConfig(_Strict):
         return [p if p.is_absolute() else root / p for p in self.teachers]
 
 
-class TrainConfig(_Strict):
+class TrainConfig(StrictModel):
     """Everything ``smartcam model train`` needs."""
 
     seed: int = Field(0, description="Seeds numpy, Python and TensorFlow; same seed, same model.")

@@ -28,7 +28,7 @@ def ev(kind, seq, camera="cam1", event_id="1000-cam1", **kw) -> bytes:
 def stats(camera="cam1", t=3600.0, cont=1000, clip=100, frames=10) -> bytes:
     return contract.StatsMessage(
         camera=camera, time=t, frames=frames, motion_frames=1, cnn_frames=1, inferences=1, events=1, queue_bytes=0, dropped_messages=0,
-        ledger=contract.LedgerModel(frames=frames, seconds=frames / 10, continuous_bytes=cont, clip_bytes=clip, thumbnail_bytes=10, message_bytes=5),
+        ledger=contract.Ledger(frames=frames, seconds=frames / 10, continuous_bytes=cont, clip_bytes=clip, thumbnail_bytes=10, message_bytes=5),
     ).to_bytes()
 
 
