@@ -188,18 +188,19 @@ def _str(path: Path | None) -> str | None:
     return None if path is None else str(path)
 
 
-def read_secret(env: str | None = None, file: Path | None = None) -> str | None:
-    """A secret from an environment variable or a file (first line); secrets never live in config files."""
+def read_secret(env: str | None = None, file: Path | None = None, what: str = "the broker password") -> str | None:
+    """A secret from an environment variable or a file (first line); secrets never live in config files.
+    One that is named but missing is an error (``what`` says which secret), never a silent ``None``."""
     if env:
         value = os.environ.get(env)
         if value is None:
-            raise ContractError(f"environment variable {env} (the broker password) is not set")
+            raise ContractError(f"environment variable {env} ({what}) is not set")
         return value
     if file is not None:
         try:
             return Path(file).read_text().strip()
         except OSError as exc:
-            raise ContractError(f"cannot read the password file: {exc}") from exc
+            raise ContractError(f"cannot read the file holding {what}: {exc}") from exc
     return None
 
 

@@ -1,20 +1,22 @@
 """HTTP API (FastAPI): events, thumbnails, cameras, savings, Prometheus metrics and a small HTML page.
 
-Read-only unless a bearer token is configured (then ``DELETE`` works with it).
-Ids in paths are validated against the contract's patterns and thumbnails
-are looked up through the database, so no request can name a file.
+Every route needs the API token (:mod:`gateway.auth`): a bearer header for
+programs and Prometheus, a login cookie for the page. Ids in paths are
+validated against the contract's patterns and thumbnails are looked up
+through the database, so no request can name a file.
 """
 from __future__ import annotations
 
 import html
-import os
 import time
 from collections.abc import Callable
+from urllib.parse import parse_qs
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 import contract
+from gateway.auth import COOKIE, ApiAuth
 from gateway.config import GatewayConfig
 from gateway.media import MediaStore
 from gateway.report import savings_summary
@@ -25,32 +27,29 @@ EventId = Path(pattern=contract.EVENT_ID.pattern, max_length=64)
 
 
 def create_app(cfg: GatewayConfig, store: Store, media: MediaStore, metrics: Callable[[], dict] | None = None) -> FastAPI:
-    """The API over ``store``; ``metrics`` returns the daemon's ingest counters."""
-    app = FastAPI(title="smartcam gateway", version="1")
-    token = os.environ.get(cfg.api.token_env) if cfg.api.token_env else None
+    """The API over ``store``; ``metrics`` returns the daemon's ingest counters.
 
-    def require_token(authorization: str | None = Header(None)) -> None:
-        if not token:
-            raise HTTPException(403, "the API is read-only (no token configured)")
-        if authorization != f"Bearer {token}":
-            raise HTTPException(401, "bad or missing bearer token")
+    Raises :class:`yamlconfig.ConfigError` when no token is configured and reads are not explicitly opened."""
+    auth = ApiAuth(cfg.api)
+    app = FastAPI(title="smartcam gateway", version="1")
+    api = APIRouter(dependencies=[Depends(auth.read)])
 
     def found(row: dict | None) -> dict:
         if row is None or row.get("state") == "pending":
             raise HTTPException(404, "no such event")
         return row
 
-    @app.get("/api/events")
+    @api.get("/api/events")
     def events(camera: str | None = Query(None, pattern=contract.CAMERA_ID.pattern), since: float | None = None,
                until: float | None = None, label: str | None = Query(None, max_length=32),
                limit: int = Query(50, ge=1, le=cfg.api.max_page), offset: int = Query(0, ge=0, le=10**7)) -> dict:
         return {"events": store.events(camera, since, until, label, limit, offset), "limit": limit, "offset": offset}
 
-    @app.get("/api/events/{camera}/{event_id}")
+    @api.get("/api/events/{camera}/{event_id}")
     def event(camera: str = CameraId, event_id: str = EventId) -> dict:
         return found(store.event(camera, event_id))
 
-    @app.get("/api/events/{camera}/{event_id}/thumbnail.jpg")
+    @api.get("/api/events/{camera}/{event_id}/thumbnail.jpg")
     def thumbnail(camera: str = CameraId, event_id: str = EventId) -> Response:
         row = found(store.event(camera, event_id))
         thumb = store.thumbnail(row["thumbnail_sha"]) if row.get("thumbnail_sha") else None
@@ -62,23 +61,23 @@ def create_app(cfg: GatewayConfig, store: Store, media: MediaStore, metrics: Cal
             raise HTTPException(404, "thumbnail file missing") from None
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400, immutable"})
 
-    @app.delete("/api/events/{camera}/{event_id}", dependencies=[Depends(require_token)])
+    @api.delete("/api/events/{camera}/{event_id}", dependencies=[Depends(auth.write)])
     def delete(camera: str = CameraId, event_id: str = EventId) -> dict:
         found(store.event(camera, event_id))
         with store.transaction():
             store.delete_event(camera, event_id)
         return {"deleted": event_id}
 
-    @app.get("/api/cameras")
+    @api.get("/api/cameras")
     def cameras() -> dict:
         now = time.time()
         return {"cameras": [{**c, "seconds_since_seen": round(now - c["last_seen"], 1)} for c in store.cameras()]}
 
-    @app.get("/api/savings")
+    @api.get("/api/savings")
     def savings(since: float | None = None, camera: str | None = Query(None, pattern=contract.CAMERA_ID.pattern)) -> dict:
         return savings_summary(store.ledger(since, camera), cfg.report.h264_kbps)
 
-    @app.get("/metrics", response_class=PlainTextResponse)
+    @api.get("/metrics", response_class=PlainTextResponse)
     def prometheus() -> str:
         s = savings_summary(store.ledger(), cfg.report.h264_kbps)
         lines = [
@@ -101,8 +100,32 @@ def create_app(cfg: GatewayConfig, store: Store, media: MediaStore, metrics: Cal
             lines += ["# TYPE smartcam_broker_connected gauge", f"smartcam_broker_connected {int(m['connected'])}"]
         return "\n".join(lines) + "\n"
 
+    @app.get("/login", response_class=HTMLResponse)
+    def login_form(failed: bool = False) -> str:
+        return _page("smartcam: log in", ("<p>Wrong token.</p>" if failed else "") +
+                     "<form method='post' action='/login'><label>API token <input type='password' name='token' "
+                     "autocomplete='current-password' autofocus></label> <button>Log in</button></form>")
+
+    @app.post("/login")
+    async def login(request: Request) -> Response:
+        token = parse_qs((await request.body()).decode(errors="replace")).get("token", [""])[0]
+        if not auth.check_token(token):
+            return RedirectResponse("/login?failed=true", status_code=303)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(COOKIE, auth.session, max_age=30 * 86400, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")
+        return response
+
+    @app.post("/logout")
+    def logout() -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
     @app.get("/", response_class=HTMLResponse)
-    def index() -> str:
+    def index(request: Request) -> Response:
+        if not auth.open_reads and not auth.authenticated(request):
+            return RedirectResponse("/login", status_code=303)
         s = savings_summary(store.ledger(), cfg.report.h264_kbps)
         cards = "".join(
             f'<div class="ev"><img src="/api/events/{e["camera_id"]}/{e["event_id"]}/thumbnail.jpg" alt="" height="120">'
@@ -110,12 +133,16 @@ def create_app(cfg: GatewayConfig, store: Store, media: MediaStore, metrics: Cal
             f'score {e["score"] or 0:.2f} {html.escape(e["state"])}</div>'
             for e in store.events(limit=30)
         )
-        return (
-            "<!doctype html><html><head><meta charset='utf-8'><title>smartcam</title><style>body{font-family:sans-serif}"
-            ".ev{display:inline-block;margin:6px;font-size:12px}</style></head><body>"
-            f"<h1>smartcam</h1><p><b>{s['saved_percent']:.1f}% storage saved</b> "
+        return HTMLResponse(_page("smartcam",
+            f"<p><b>{s['saved_percent']:.1f}% storage saved</b> "
             f"({s['event_bytes']:,} B instead of {s['continuous_bytes']:,} B continuous)</p>"
-            f"<h2>Recent events</h2>{cards or '<p>No events yet.</p>'}</body></html>"
-        )
+            f"<h2>Recent events</h2>{cards or '<p>No events yet.</p>'}"))
 
+    app.include_router(api)
     return app
+
+
+def _page(title: str, body: str) -> str:
+    return ("<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
+            f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif}}"
+            f".ev{{display:inline-block;margin:6px;font-size:12px}}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>")

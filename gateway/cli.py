@@ -78,13 +78,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.port is not None:
         cfg.api.port = args.port
     daemon = GatewayDaemon(cfg)
+    app = None if args.no_api else api_app(cfg, daemon)  # a missing API token stops us before we connect
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     daemon.start()
-    server = None
-    if not args.no_api:
-        server = serve_api(cfg, daemon)
+    server = None if app is None else serve_api(cfg, app)
     logger.info("gateway running; store %s", cfg.store.dsn)
     stop.wait()
     daemon.stop()
@@ -93,15 +92,21 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def serve_api(cfg: GatewayConfig, daemon) -> object:
+def api_app(cfg: GatewayConfig, daemon) -> object:
+    """The HTTP API over the daemon's store (raises ``ConfigError`` without a token, unless reads are opened)."""
+    from gateway.api import create_app
+
+    return create_app(cfg, daemon.store, daemon.media, daemon.metrics)
+
+
+def serve_api(cfg: GatewayConfig, app) -> object:
     """Start uvicorn in a thread; returns the server (set ``should_exit`` to stop)."""
     import uvicorn
 
-    from gateway.api import create_app
-
-    app = create_app(cfg, daemon.store, daemon.media, daemon.metrics)
     server = uvicorn.Server(uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port, log_level="warning"))
     threading.Thread(target=server.run, name="gateway-api", daemon=True).start()
+    host = "127.0.0.1" if cfg.api.host in ("0.0.0.0", "::") else cfg.api.host
+    logger.info("HTTP API and page on http://%s:%d/ (listening on %s)", host, cfg.api.port, cfg.api.host)
     return server
 
 

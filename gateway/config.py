@@ -54,11 +54,14 @@ class ReportConfig(StrictModel):
 
 
 class ApiConfig(StrictModel):
-    """HTTP API."""
+    """HTTP API and page. Every request needs the token (``Authorization: Bearer <token>``, or the page's login
+    cookie) unless ``allow_unauthenticated`` is set; a token that is named but missing stops the gateway."""
 
     host: str = Field("127.0.0.1", description="Bind address.")
     port: int = Field(8080, ge=0, le=65535, description="Port (0 = pick a free one).")
-    token_env: str | None = Field(None, description="Environment variable holding a bearer token; without one the API is read-only.")
+    token_env: str | None = Field("SMARTCAM_API_TOKEN", description="Environment variable holding the API token (at least 16 characters).")
+    token_file: Path | None = Field(None, description="File holding the API token instead (first line); used when token_env is null.")
+    allow_unauthenticated: bool = Field(False, description="Serve reads without a token, to anyone who reaches host:port (a trusted LAN only; logged as a warning at every start). Deleting still needs a token.")
     max_page: int = Field(200, ge=1, le=1000, description="Largest page of events.")
 
 

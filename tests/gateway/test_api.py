@@ -1,4 +1,6 @@
-"""The HTTP API: filters, bounded pages, thumbnails, metrics, no traversal, read-only without a token."""
+"""The HTTP API: a token for everything by default, filters, bounded pages, thumbnails, metrics, no traversal."""
+import logging
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -7,6 +9,7 @@ from gateway.config import GatewayConfig, LimitsConfig
 from gateway.ingest import Ingestor
 from gateway.media import MediaStore
 from tests.gateway.test_store_ingest import ev, jpeg, stats
+from yamlconfig import ConfigError
 
 
 @pytest.fixture
@@ -17,9 +20,13 @@ def client(store, tmp_path, monkeypatch):
         ingest.handle("smartcam/cam1/events", ev("new", 0, event_id=f"{i}-cam1", start_time=1000.0 + i))
     ingest.handle("smartcam/cam1/thumbnail/4-cam1", jpeg())
     ingest.handle("smartcam/cam1/stats", stats(cont=10_000, clip=1000))
-    monkeypatch.setenv("SMARTCAM_TEST_TOKEN", "s3cret")
+    monkeypatch.setenv("SMARTCAM_TEST_TOKEN", TOKEN)
     cfg = GatewayConfig(api={"token_env": "SMARTCAM_TEST_TOKEN", "max_page": 3})
-    return TestClient(create_app(cfg, store, media, lambda: {"accepted": {"events": 5}, "rejected": {"BadImage": 1}, "connected": True}))
+    app = create_app(cfg, store, media, lambda: {"accepted": {"events": 5}, "rejected": {"BadImage": 1}, "connected": True})
+    return TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+TOKEN = "s3cret-s3cret-s3cret"
 
 
 def test_events_are_paginated_within_the_bound(client):
@@ -45,15 +52,54 @@ def test_no_traversal_and_unknown_ids_are_not_found(client, path):
     assert client.get(path).status_code in (404, 422)
 
 
-def test_without_a_configured_token_nothing_can_be_deleted(store, tmp_path):
-    client = TestClient(create_app(GatewayConfig(), store, MediaStore(tmp_path / "media")))
+@pytest.mark.parametrize("path", ["/api/events", "/api/events/cam1/4-cam1", "/api/events/cam1/4-cam1/thumbnail.jpg",
+                                  "/api/cameras", "/api/savings", "/metrics"])
+def test_every_read_needs_the_token(client, path):
+    assert client.get(path).status_code == 200
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong-token-wrong-token"}, {"Authorization": TOKEN}):
+        r = client.get(path, headers=headers)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer" and "4-cam1" not in r.text
+
+
+def test_the_page_sends_a_stranger_to_the_login_and_a_login_sets_a_session_cookie(client):
+    stranger = TestClient(client.app, follow_redirects=False)
+    assert stranger.get("/").headers["location"] == "/login"
+    assert stranger.post("/login", data={"token": "wrong"}).headers["location"] == "/login?failed=true"
+    assert "smartcam_session" not in stranger.cookies
+    r = stranger.post("/login", data={"token": TOKEN})
+    assert r.headers["location"] == "/" and "httponly" in r.headers["set-cookie"].lower()
+    assert stranger.cookies["smartcam_session"] != TOKEN  # a value derived from the token, not the token
+    assert "storage saved" in stranger.get("/").text and stranger.get("/api/events").status_code == 200
+    stranger.post("/logout")
+    assert stranger.get("/api/events").status_code == 401
+
+
+def test_a_missing_or_short_token_stops_the_gateway_at_startup(store, tmp_path, monkeypatch):
+    media = MediaStore(tmp_path / "media")
+    monkeypatch.delenv("SMARTCAM_API_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="SMARTCAM_API_TOKEN"):
+        create_app(GatewayConfig(), store, media)  # the default names the variable; unset is an error, not an open API
+    with pytest.raises(ConfigError, match="needs a token"):
+        create_app(GatewayConfig(api={"token_env": None}), store, media)
+    monkeypatch.setenv("SMARTCAM_API_TOKEN", "short")
+    with pytest.raises(ConfigError, match="at least 16"):
+        create_app(GatewayConfig(), store, media)
+
+
+def test_open_reads_are_an_explicit_logged_choice_and_never_open_deletes(store, tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv("SMARTCAM_API_TOKEN", raising=False)
+    with caplog.at_level(logging.WARNING, logger="gateway.auth"):
+        client = TestClient(create_app(GatewayConfig(api={"allow_unauthenticated": True}), store, MediaStore(tmp_path / "media")))
+    assert "open to anyone" in caplog.text
+    assert client.get("/api/events").status_code == 200 and client.get("/").status_code == 200
     assert client.delete("/api/events/cam1/1-cam1", headers={"Authorization": "Bearer anything"}).status_code == 403
     assert client.post("/api/events").status_code == 405
 
 
-def test_read_only_without_the_token(client):
-    assert client.delete("/api/events/cam1/1-cam1").status_code == 401
-    assert client.delete("/api/events/cam1/1-cam1", headers={"Authorization": "Bearer s3cret"}).json() == {"deleted": "1-cam1"}
+def test_deleting_needs_the_token(client):
+    stranger = TestClient(client.app)
+    assert stranger.delete("/api/events/cam1/1-cam1").status_code == 401
+    assert client.delete("/api/events/cam1/1-cam1").json() == {"deleted": "1-cam1"}
     assert client.get("/api/events/cam1/1-cam1").status_code == 404
 
 

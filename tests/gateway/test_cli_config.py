@@ -52,3 +52,9 @@ def test_the_example_config_loads():
 
     cfg = load_gateway_config(Path(__file__).resolve().parents[2] / "configs" / "gateway.yaml")
     assert cfg.mqtt.share_group == "gateways" and cfg.retention.camera_days == {"frontdoor": 90}
+
+
+def test_gateway_run_without_an_api_token_exits_with_the_reason_before_it_connects(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SMARTCAM_API_TOKEN", raising=False)
+    assert main(["gateway", "run", "--broker", "mqtt://127.0.0.1:9", "--dsn", f"sqlite:///{tmp_path}/gw.db", "--media", str(tmp_path / "m")]) == 1
+    assert "SMARTCAM_API_TOKEN" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from tests.camera_node.test_simulate import real_scenario  # noqa: F401  (module
 from tests.gateway.test_daemon import gateway_cfg
 
 
-def test_node_events_reach_the_api_and_the_report(real_scenario, broker_url, dsn, tmp_path):  # noqa: F811
+def test_node_events_reach_the_api_and_the_report(real_scenario, broker_url, dsn, tmp_path, monkeypatch):  # noqa: F811
     cfg = gateway_cfg(broker_url, dsn, tmp_path)
     daemon = GatewayDaemon(cfg)
     daemon.start()
@@ -26,7 +26,8 @@ def test_node_events_reach_the_api_and_the_report(real_scenario, broker_url, dsn
                       tmp_path / "node", gt=real_scenario / "truth.csv", broker=broker_url, progress=False)
     assert daemon.idle(quiet=1.0, timeout=60)
     records = [json.loads(line) for line in (tmp_path / "node" / "events.jsonl").read_text().splitlines()]
-    api = TestClient(create_app(cfg, daemon.store, daemon.media, daemon.metrics))
+    monkeypatch.setenv("SMARTCAM_API_TOKEN", "end-to-end-token-0123")
+    api = TestClient(create_app(cfg, daemon.store, daemon.media, daemon.metrics), headers={"Authorization": "Bearer end-to-end-token-0123"})
     listed = api.get("/api/events", params={"camera": camera, "limit": 200}).json()["events"]
     assert {e["event_id"] for e in listed} == {r["event_id"] for r in records} and len(records) == report["events"] > 0
     for r in records:
