@@ -6,14 +6,17 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
 import numpy as np
+import paho.mqtt.client as mqtt
 import pytest
 
+from contract import parse_broker_url
 from models.config import default_data_root
 
 DATA = default_data_root()
@@ -170,15 +173,61 @@ def own_broker(tmp_path):
 
 @pytest.fixture
 def broker_url(tmp_path):
-    """$SMARTCAM_TEST_BROKER, else a broker on 127.0.0.1:1883, else a Mosquitto of our own."""
-    if os.environ.get("SMARTCAM_TEST_BROKER"):
-        yield os.environ["SMARTCAM_TEST_BROKER"]
-    elif reachable("127.0.0.1", 1883):
-        yield "mqtt://127.0.0.1:1883"
+    """$SMARTCAM_TEST_BROKER, else a broker on 127.0.0.1:1883, else a Mosquitto of our own.
+
+    On a shared broker, every retained message the test leaves (availability, Home Assistant discovery,
+    occupancy...) is cleared afterwards: strays would show up as cameras in anything else using it."""
+    if os.environ.get("SMARTCAM_TEST_BROKER") or reachable("127.0.0.1", 1883):
+        url = os.environ.get("SMARTCAM_TEST_BROKER") or "mqtt://127.0.0.1:1883"
+        before = retained_topics(url)
+        yield url
+        clear_retained(url, retained_topics(url) - before)
     else:
         broker = Mosquitto(tmp_path)
         yield broker.url
         broker.stop()
+
+
+def _client(url: str) -> mqtt.Client:
+    address = parse_broker_url(url)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-retained-{uuid.uuid4().hex[:8]}")
+    if address.username:
+        client.username_pw_set(address.username, address.password)
+    client.connect(address.host, address.port)
+    return client
+
+
+def retained_topics(url: str, quiet: float = 0.3) -> set[str]:
+    """Topics holding a retained message on the broker at ``url`` (read until ``quiet`` seconds bring no more)."""
+    topics: set[str] = set()
+    last = [time.monotonic()]
+
+    def on_message(client, userdata, msg):
+        if msg.retain and msg.payload:
+            topics.add(msg.topic)
+        last[0] = time.monotonic()
+
+    client = _client(url)
+    client.on_message = on_message
+    client.subscribe("#", qos=0)
+    client.loop_start()
+    while time.monotonic() - last[0] < quiet:
+        time.sleep(0.05)
+    client.loop_stop()
+    client.disconnect()
+    return topics
+
+
+def clear_retained(url: str, topics: set[str]) -> None:
+    """Delete the retained messages on ``topics`` (an empty retained payload)."""
+    if not topics:
+        return
+    client = _client(url)
+    client.loop_start()
+    for topic in sorted(topics):
+        client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
+    client.loop_stop()
+    client.disconnect()
 
 
 # -- small real filesystems -----------------------------------------------------
