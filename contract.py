@@ -298,7 +298,7 @@ class StatsMessage(_Message):
     cnn_frames: int = Field(ge=0, le=MAX_COUNT, description="Frames on which the CNN ran at least once.")
     inferences: int = Field(ge=0, le=MAX_COUNT)
     events: int = Field(ge=0, le=MAX_COUNT)
-    queue_bytes: int = Field(ge=0, le=MAX_COUNT, description="Bytes waiting in the store-and-forward queue.")
+    queue_bytes: int = Field(ge=0, le=MAX_COUNT, description="Bytes of the card the store-and-forward queue takes (allocation units included).")
     dropped_messages: int = Field(ge=0, le=MAX_COUNT)
     ledger: Ledger
     budget: dict[str, Annotated[float, Field(ge=-1e12, le=1e12)]] = Field(default_factory=dict, max_length=64)

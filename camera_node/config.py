@@ -158,7 +158,7 @@ class MqttConfig(BrokerConfig):
 
     url: str | None = Field(None, description="mqtt://[user@]host[:port], or mqtts:// for TLS; none = do not publish. The user defaults to the camera id.")
     queue_dir: Path | None = Field(None, description="Store-and-forward queue folder (default: <out>/queue).")
-    queue_max_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Queue cap; the oldest messages are dropped (and counted) beyond it.")
+    queue_max_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Queue cap in bytes of the card (each message file takes whole allocation units: 4-64 KB FAT clusters on an SD card); the oldest messages are dropped (and counted) beyond it.")
     stats_every: float = Field(30.0, gt=0, description="Seconds between stats messages.")
 
 

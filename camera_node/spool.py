@@ -1,9 +1,11 @@
 """On-disk store-and-forward queue with a byte cap.
 
 Each message is one file, written atomically (temp file, fsync, rename),
-named by a sequence number so order survives a restart. Past the cap the
-oldest messages are dropped and counted, so a long broker outage neither
-loses recent events nor runs the node out of storage.
+named by a sequence number so order survives a restart. The cap counts what
+the card spends, not payload bytes: a file takes whole allocation units (a
+FAT cluster of 4-64 KB on an SD card), so a 200-byte stats message costs a
+cluster. Past the cap the oldest messages are dropped and counted, so a long
+broker outage neither loses recent events nor runs the node out of storage.
 """
 from __future__ import annotations
 
@@ -41,7 +43,8 @@ class QueuedMessage:
 
 
 class Spool:
-    """FIFO of :class:`QueuedMessage` files in ``directory``, at most ``max_bytes`` on disk."""
+    """FIFO of :class:`QueuedMessage` files in ``directory``, taking at most ``max_bytes`` of the card
+    (``bytes``: what the queued files take now, allocation units included)."""
 
     def __init__(self, directory: Path, max_bytes: int) -> None:
         self.dir = Path(directory)
@@ -52,7 +55,8 @@ class Spool:
         for tmp in self.dir.glob("*.tmp"):
             tmp.unlink()
         self._files = sorted(self.dir.glob("*.msg"))
-        self._sizes = {p: p.stat().st_size for p in self._files}  # what each file counts against the cap
+        self.unit = os.statvfs(self.dir).f_frsize or 512  # the filesystem's allocation unit (a FAT cluster)
+        self._sizes = {p: _spent(p.stat()) for p in self._files}  # what each file costs the card
         self.bytes = sum(self._sizes.values())
         self._next = int(self._files[-1].stem) + 1 if self._files else 0
 
@@ -62,9 +66,10 @@ class Spool:
     def put(self, message: QueuedMessage) -> None:
         """Append durably; evict the oldest beyond the cap (raises ``OSError`` if the disk is full)."""
         data = message.encode()
-        if len(data) > self.max_bytes:
+        if -(-len(data) // self.unit) * self.unit > self.max_bytes:
             self.count_dropped()
-            logger.error("message on %s (%d B) is larger than the whole queue; dropped", message.topic, len(data))
+            logger.error("message on %s (%d B, %d B in %d B units on the card) is larger than the whole queue; dropped",
+                         message.topic, len(data), -(-len(data) // self.unit) * self.unit, self.unit)
             return
         with self._lock:
             path = self.dir / f"{self._next:016d}.msg"
@@ -74,6 +79,7 @@ class Spool:
                     f.write(data)
                     f.flush()
                     os.fsync(f.fileno())
+                    spent = _spent(os.fstat(f.fileno()))
                 os.replace(tmp, path)
                 _fsync_dir(self.dir)  # the rename itself survives a power cut
             except OSError:
@@ -81,8 +87,8 @@ class Spool:
                 raise
             self._next += 1
             self._files.append(path)
-            self._sizes[path] = len(data)
-            self.bytes += len(data)
+            self._sizes[path] = spent
+            self.bytes += spent
             while self.bytes > self.max_bytes and len(self._files) > 1:
                 oldest = self._files[0]
                 self._forget(oldest)
@@ -136,6 +142,11 @@ class Spool:
             path.unlink()
         except FileNotFoundError:
             logger.warning("queue file %s was already gone", path.name)
+
+
+def _spent(st: os.stat_result) -> int:
+    """Bytes a file takes on its filesystem: its allocated blocks (whole clusters on FAT), at least its size."""
+    return max(st.st_size, st.st_blocks * 512)
 
 
 def _fsync_dir(directory: Path) -> None:

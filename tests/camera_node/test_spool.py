@@ -1,5 +1,10 @@
-"""The store-and-forward spool keeps order across restarts and never exceeds its cap."""
+"""The store-and-forward spool keeps order across restarts and never takes more of the card than its cap."""
+import os
+
 from camera_node.spool import QueuedMessage, Spool
+from tests.conftest import tmpfs
+
+ROOMY = 1 << 20  # a cap that holds every message of a test
 
 
 def msg(i, size=100):
@@ -16,25 +21,26 @@ def drain(spool):
 
 
 def test_fifo_order_survives_a_restart(tmp_path):
-    s = Spool(tmp_path, 10_000)
+    s = Spool(tmp_path, ROOMY)
     for i in range(5):
         s.put(msg(i))
-    again = Spool(tmp_path, 10_000)
+    again = Spool(tmp_path, ROOMY)
     assert len(again) == 5 and drain(again) == [0, 1, 2, 3, 4]
     assert again.bytes == 0
 
 
 def test_over_the_cap_the_oldest_are_dropped_and_counted(tmp_path):
-    s = Spool(tmp_path, 1_000)
+    cap = 8 * os.statvfs(tmp_path).f_frsize
+    s = Spool(tmp_path, cap)
     for i in range(20):
         s.put(msg(i))
-    assert s.bytes <= 1_000 and s.dropped > 0
+    assert s.bytes <= cap and s.dropped > 0
     kept = drain(s)
     assert kept == list(range(20 - len(kept), 20))  # the newest survive, in order
 
 
 def test_unreadable_files_are_skipped_and_counted(tmp_path):
-    s = Spool(tmp_path, 10_000)
+    s = Spool(tmp_path, ROOMY)
     s.put(msg(1))
     s.put(msg(2))
     min(tmp_path.glob("*.msg")).write_bytes(b"junk")
@@ -53,7 +59,7 @@ def test_messages_round_trip():
 
 
 def test_a_discarded_unreadable_file_gives_its_bytes_back_to_the_cap(tmp_path):
-    s = Spool(tmp_path, 10_000)
+    s = Spool(tmp_path, ROOMY)
     s.put(msg(1))
     s.put(msg(2))
     min(tmp_path.glob("*.msg")).write_bytes(b"junk")
@@ -61,9 +67,27 @@ def test_a_discarded_unreadable_file_gives_its_bytes_back_to_the_cap(tmp_path):
 
 
 def test_acking_a_file_that_is_already_gone_is_not_an_error(tmp_path):
-    s = Spool(tmp_path, 10_000)
+    s = Spool(tmp_path, ROOMY)
     s.put(msg(1))
     path, _ = s.peek()
     path.unlink()  # the card lost it (or an operator cleaned up)
     s.ack(path)
     assert len(s) == 0 and s.bytes == 0
+
+
+def test_the_cap_counts_what_the_card_spends_not_payload_bytes(tmp_path):
+    """200-byte messages on a real 256 KiB filesystem: each file takes a whole block, and a 64 KiB cap holds."""
+    with tmpfs(tmp_path / "card", "256k") as card:
+        s = Spool(card / "queue", 64 * 1024)
+        used_before, block = _used(card), os.statvfs(card).f_frsize
+        for i in range(500):  # 100 KB of payload: far more than the card holds as one file each
+            s.put(msg(i, size=200))
+            assert _used(card) - used_before <= 64 * 1024 + block  # the cap, plus the file just written
+        assert s.bytes == _used(card) - used_before <= 64 * 1024
+        assert s.dropped == 500 - len(s) and len(s) == 64 * 1024 // block  # a block per message
+        assert drain(s)[-1] == 499 % 256  # the newest survive
+
+
+def _used(mount):
+    st = os.statvfs(mount)
+    return (st.f_blocks - st.f_bfree) * st.f_frsize
