@@ -14,11 +14,12 @@ Moving things the CNN confidently rejected (a passing car) are remembered
 too: a proposal lying mostly where one of them was last seen or where its
 motion puts it (and at most twice its size) is not re-classified until ``reject_memory`` seconds have passed, so a
 street of traffic costs one CNN run per car per interval rather than one per
-frame. The pieces a remembered object's blob breaks into are judged together,
-as their union. It is classified again sooner if it grew by half since (more of
+frame; each look that rejects the same object again doubles that, up to
+``reject_memory_max``. The pieces a remembered object's blob breaks into are judged together,
+as their union. An object the frame border cut is classified again sooner if it grew by half since (more of
 it came into view: someone walking in from the border) — though not within
-``regrowth_interval`` of its last look, as frames that close are near-duplicates —
-and a proposal that covers most of a person track is always classified.
+``regrowth_interval`` of its last look, as frames that close are near-duplicates;
+one seen whole that grows is only coming closer. A proposal that covers most of a person track is always classified.
 """
 from __future__ import annotations
 
@@ -61,6 +62,8 @@ class Rejected:
     classified: float  # when the CNN last looked at it
     seen: float  # when a proposal last matched it
     classified_area: float  # the box's area then
+    partial: bool = False  # the box touched the frame border then: only part of the object was in view
+    looks: int = 1  # confident rejections in a row
     velocity: tuple[float, float] = (0.0, 0.0)  # of the box centre, pixels per second
 
     def predicted(self, timestamp: float) -> Box:
@@ -78,11 +81,19 @@ class Rejected:
         return any(box.intersection_area(place) >= 0.5 * min(box.area, place.area)
                    for place in (self.box, self.predicted(timestamp)))
 
+    def memory(self, first: float, longest: float) -> float:
+        """How long this rejection holds: ``first`` after one look, doubling with each look that rejected
+        it again, up to ``longest`` (a swaying branch or a car waiting at a light costs ever fewer looks)."""
+        return min(first * 2 ** (self.looks - 1), max(first, longest))
+
     def still_holds(self, box: Box, timestamp: float, memory: float, regrowth_interval: float) -> bool:
-        """Is the rejection still good for ``box``: recent, and not much more of the object in view
-        since, or so little time since that a new look would see nearly the same frame?"""
+        """Is the rejection still good for ``box``: within ``memory`` seconds, and not much more of the object
+        in view since (it was cut by the frame border and grew by half), or so little time since that a new
+        look would see nearly the same frame? An object seen whole that grows is coming closer: a new look
+        would see the same object larger, not more of it."""
         age = timestamp - self.classified
-        return age < memory and (box.area < 1.5 * self.classified_area or age < regrowth_interval)
+        more_in_view = self.partial and box.area >= 1.5 * self.classified_area
+        return age < memory and (not more_in_view or age < regrowth_interval)
 
     def move(self, box: Box, timestamp: float) -> None:
         dt = timestamp - self.seen
@@ -185,7 +196,7 @@ class PersonStage:
 
         Proposals are matched against where each remembered object was or should be now; the parts one object
         splits into (a car's blob breaking up) are judged together, as their union."""
-        self.rejected = [r for r in self.rejected if timestamp - r.seen <= self.cfg.reject_memory]
+        self.rejected = [r for r in self.rejected if timestamp - r.seen <= self.cfg.reject_memory]  # out of sight: gone
         owner: dict[int, Rejected] = {}
         parts: dict[int, list[Box]] = {}
         for p in proposals:
@@ -199,7 +210,8 @@ class PersonStage:
             if not mine:
                 continue
             whole = reduce(Box.union, mine)
-            holds = r.still_holds(whole, timestamp, self.cfg.reject_memory, self.cfg.regrowth_interval)
+            memory = r.memory(self.cfg.reject_memory, self.cfg.reject_memory_max)
+            holds = r.still_holds(whole, timestamp, memory, self.cfg.regrowth_interval)
             if holds and not any(self._covers_track(p) for p in mine):
                 r.move(whole, timestamp)
                 held.update(id(p) for p in mine)
@@ -224,9 +236,10 @@ class PersonStage:
                     self.rejected = [x for x in self.rejected if x is not r]
             elif r is not None:
                 r.move(det.box, timestamp)
-                r.classified, r.classified_area = timestamp, det.box.area
+                r.classified, r.classified_area, r.partial = timestamp, det.box.area, self._at_edge(det.box)
+                r.looks += 1
             else:
-                self.rejected.append(Rejected(det.box, timestamp, timestamp, det.box.area))
+                self.rejected.append(Rejected(det.box, timestamp, timestamp, det.box.area, self._at_edge(det.box)))
 
     def _expire(self, timestamp: float) -> None:
         """Drop tracks without a counted positive for ``track_ttl``, or kept by re-checks alone too long."""

@@ -11,8 +11,8 @@ from models.inference.preprocess import Box
 GRAY = np.random.default_rng(0).integers(0, 255, (240, 320), dtype=np.uint8)
 
 
-def stage(threshold=0.5, **cfg):
-    return PersonStage(DetectorConfig(**cfg), TfliteClassifier(SHIPPED_MODEL), threshold, person_scale=2)
+def stage(threshold=0.5, frame_size=(640, 480), **cfg):
+    return PersonStage(DetectorConfig(**cfg), TfliteClassifier(SHIPPED_MODEL), threshold, person_scale=2, frame_size=frame_size)
 
 
 def person_track(box, background=None, last_moved=None):
@@ -127,18 +127,40 @@ def test_a_region_that_does_not_move_on_like_the_rejected_one_is_classified():
     assert cnn_runs(s, [2], lambda i: car(i, size=200)) == [1]  # 11x the area: something else (someone walked in)
 
 
-def test_a_rejected_region_that_grew_by_half_is_classified_again():
+def from_border(frame: int, size: float) -> Box:
+    """A region growing in from the frame's left border (cut by it: only part of the object is in view)."""
+    return Box(0, 100, size, size)
+
+
+def test_a_rejected_region_the_border_cut_that_grew_by_half_is_classified_again():
     s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0)
     def walking_in(i):  # someone coming into view from the border: 21% more area each frame
-        return car(i, size=60 * 1.1**i)
+        return from_border(i, size=60 * 1.1**i)
 
     assert cnn_runs(s, range(7), walking_in) == [1, 0, 0, 1, 0, 0, 1]  # 1.21^3 = 1.77x the area last classified
+
+
+def test_a_rejected_region_seen_whole_that_grows_as_it_comes_closer_is_not_looked_at_again():
+    s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0)
+    def approaching(i):  # a car driving towards the camera, whole in view: 21% more area each frame
+        return car(i, size=60 * 1.1**i)
+
+    assert cnn_runs(s, range(7), approaching) == [1, 0, 0, 0, 0, 0, 0]  # larger, not more of it
+
+
+def test_a_rejection_confirmed_again_holds_twice_as_long_up_to_the_most():
+    s = stage(threshold=1.0, reject_below=1.0, reject_memory=0.5, reject_memory_max=1.0)
+    def swaying(i):  # a branch moving back and forth on the spot
+        return Box(100 + (i % 2) * 4, 100, 60, 60)
+
+    runs = cnn_runs(s, range(40), swaying)
+    assert [i for i, n in enumerate(runs) if n] == [0, 5, 15, 25, 35]  # 0.5 s, then 1 s, 1 s ...
 
 
 def test_a_grown_rejected_region_is_not_looked_at_again_within_the_regrowth_interval():
     s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0, regrowth_interval=0.25)
     def entering(i):  # a car driving in from the border: 1.7x the area every frame
-        return car(i, size=60 * 1.3**i)
+        return from_border(i, size=60 * 1.3**i)
 
     assert cnn_runs(s, range(6), entering) == [1, 0, 0, 1, 0, 0]  # frames 0.1 s apart: at most one look per 0.25 s
 
@@ -204,6 +226,6 @@ def test_a_weak_re_check_counts_only_while_the_spot_still_looks_like_the_person(
 def test_a_rejected_car_driving_in_fast_is_still_that_car():
     s = stage(threshold=1.0, min_score=0.999, reject_below=1.0, reject_memory=5.0, regrowth_interval=0.25)
     def driving_in(i):  # at 10 fps a car entering the view triples its area every frame, holding what was seen
-        return car(i, size=30 * 1.75**i)
+        return from_border(i, size=30 * 1.75**i)
 
     assert cnn_runs(s, range(4), driving_in) == [1, 0, 0, 1]  # not on every frame: once per regrowth interval
