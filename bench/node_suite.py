@@ -6,7 +6,7 @@ line per scenario (events vs presences, frame recall, false alerts, alert
 latency, savings vs the oracle, CNN share of person-free frames) and the goals
 it misses. Tuned scenarios first, then the held-out ones.
 
-    python bench/node_suite.py [--config configs/node.yaml] [--work runs/suite] [--only still-tud-campus ...]
+    python bench/node_suite.py [--config configs/node.yaml] [--work runs/suite] [--only still-tud-campus ...] [--fps 7 --work runs/suite-7fps]
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from camera_node.config import load_node_config
-from camera_node.suite import SUITE, run_suite, suite_table
+from camera_node.suite import FPS, SUITE, run_suite, suite_table
 from models.config import default_data_root
 
 
@@ -28,6 +28,8 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path("runs/suite"), help="scenario cache and runs (default: %(default)s)")
     parser.add_argument("--only", nargs="+", choices=[s.name for s in SUITE], help="run only these scenarios")
     parser.add_argument("--backend", choices=["tflm", "litert"], help="override the detector backend")
+    parser.add_argument("--fps", type=float, default=FPS, help="frame rate the scenarios are built at (default: %(default)s; "
+                        "use another --work per rate)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not (args.data / "mot15").is_dir():
@@ -36,7 +38,7 @@ def main() -> int:
     cfg = load_node_config(args.config)
     if args.backend:
         cfg.detector.backend = args.backend
-    rows = run_suite(cfg, args.data, args.work, args.only)
+    rows = run_suite(cfg, args.data, args.work, args.only, args.fps)
     args.work.mkdir(parents=True, exist_ok=True)
     (args.work / "suite.json").write_text(json.dumps(rows, indent=2))
     print(suite_table(rows))

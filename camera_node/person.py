@@ -6,7 +6,8 @@ and classified in the real TFLM interpreter (or LiteRT). People found are
 tracked; a track is re-checked every ``recheck_every`` frames even when
 nothing moves, so someone standing still keeps the event alive — but only
 while the region still differs from the empty background saved when the
-person was last seen moving. A track left on a person-like background when
+person arrived at the spot (not when last seen moving there: by then the motion
+stage may have begun to learn a person who stopped as background). A track left on a person-like background when
 the person walked off therefore dies instead of keeping the event open
 forever, and the motion stage's background keeps learning everywhere.
 
@@ -42,6 +43,8 @@ logger = logging.getLogger(__name__)
 MAX_TRACKS = 16
 #: A re-check's box differing from the person's saved look in more than this share has changed (they left).
 APPEARANCE_CHANGE = 0.5
+#: A moving detection overlapping the box its track's background was saved under less than this (IoU) is at a new spot.
+ARRIVED = 0.5
 
 
 @dataclass
@@ -164,7 +167,7 @@ class PersonStage:
             due = track.person and frame_index - track.last_checked_frame >= self.cfg.recheck_every
             if not due or any(iou(track.box, p) > 0.2 for p in proposals):
                 continue
-            if differs(track.box, track.background) < self.cfg.recheck_foreground:
+            if differs(track.background_box or track.box, track.background) < self.cfg.recheck_foreground:
                 track.last_checked_frame = frame_index  # the spot looks empty again: nobody to classify there
                 continue
             unchanged = track.appearance is None or differs(track.box, track.appearance) < APPEARANCE_CHANGE
@@ -242,12 +245,18 @@ class PersonStage:
                 self.rejected.append(Rejected(det.box, timestamp, timestamp, det.box.area, self._at_edge(det.box)))
 
     def _expire(self, timestamp: float) -> None:
-        """Drop tracks without a counted positive for ``track_ttl``, or kept by re-checks alone too long."""
+        """Drop tracks without a counted positive for ``track_ttl``, or kept by re-checks alone too long: one
+        whose scores keep reaching the threshold for up to ``still_timeout`` (someone at a desk), weaker
+        evidence for ``stationary_timeout``, and at the frame border (where people stop mostly by walking
+        out of view) for ``edge_timeout``."""
         def alive(t: Track) -> bool:
             if timestamp - t.last_positive > self.cfg.track_ttl:
                 return False
             still = timestamp - (t.last_moved if t.last_moved is not None else t.last_positive)
-            limit = self.cfg.edge_timeout if self._at_edge(t.box) else self.cfg.stationary_timeout
+            if t.score >= self.threshold:
+                limit = self.cfg.still_timeout
+            else:
+                limit = self.cfg.edge_timeout if self._at_edge(t.box) else self.cfg.stationary_timeout
             return still <= limit
 
         self.tracks = [t for t in self.tracks if alive(t)]
@@ -278,7 +287,8 @@ class PersonStage:
                 positive = track.observe(det.score, timestamp, self.rules, det.box)
                 self.tracks.append(track)
             if positive and not det.from_track:  # seen moving: the empty background behind it, and how it looks
-                track.background = snapshot(det.box)
+                if track.background_box is None or iou(track.background_box, det.box) < ARRIVED:
+                    track.background, track.background_box = snapshot(det.box), det.box  # arrived at a new spot
                 track.appearance = look(det.box) if look is not None else None
             det.person = track is not None and track.person and (positive or not det.from_track)
         if len(self.tracks) > MAX_TRACKS:  # bounded: the least convincing go first

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 #: Bumped when a scenario's recipe changes, so cached builds are redone.
 SUITE_VERSION = 2
+#: The suite's default frame rate; ``--fps 7`` builds the same scenarios at the rate of the issue's elevated camera.
 FPS = 10.0
 #: The far walkers' scale: TUD people (122-310 px tall in 640x480) become 27-68 px tall.
 FAR_SCALE = 0.22
@@ -66,21 +67,21 @@ def _other_video(data_root: Path, spec: ScenarioSpec) -> list[Path]:
     return [data_root / "distractors" / ("traffic_suburban.avi" if spec.held_out else "traffic_overhead.avi")]
 
 
-def build(spec: ScenarioSpec, data_root: Path, out_dir: Path) -> dict:
-    """Write the scenario's video, truth and scenario.json into ``out_dir``; return scenario.json."""
+def build(spec: ScenarioSpec, data_root: Path, out_dir: Path, fps: float = FPS) -> dict:
+    """Write the scenario's video (at ``fps``), truth and scenario.json into ``out_dir``; return scenario.json."""
     src = Path(data_root) / spec.source
     if spec.kind == "walk":
-        return build_scenario([src], _other_video(data_root, spec), out_dir, fps=FPS, empty_seconds=10.0)
+        return build_scenario([src], _other_video(data_root, spec), out_dir, fps=fps, empty_seconds=10.0)
     if spec.person_free:
         cap = cv2.VideoCapture(str(src))
         size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         cap.release()
-        out = ScenarioBuilder(out_dir, size, FPS)
+        out = ScenarioBuilder(out_dir, size, fps)
         out.distractor(src, 3600.0, 30.0 if spec.kind == "parked" else 0.0)
         return out.finish()
     seq = load_sequence(src)
     bg = estimate_background(seq)
-    out = ScenarioBuilder(out_dir, seq.frames[0].shape[1::-1], FPS)
+    out = ScenarioBuilder(out_dir, seq.frames[0].shape[1::-1], fps)
     walkers = sorted(walking_tracks(seq), key=lambda t: -len(seq.tracks[t]))
     out.empty(bg, 8.0)
     if spec.kind == "still":
@@ -94,27 +95,27 @@ def build(spec: ScenarioSpec, data_root: Path, out_dir: Path) -> dict:
     return out.finish()
 
 
-def ensure_built(spec: ScenarioSpec, data_root: Path, work: Path) -> Path:
+def ensure_built(spec: ScenarioSpec, data_root: Path, work: Path, fps: float = FPS) -> Path:
     """The scenario's folder under ``work``, built unless an up-to-date build is there."""
     folder = Path(work) / spec.name
     stamp = folder / "suite.json"
-    key = {"version": SUITE_VERSION, "spec": spec.__dict__, "data_root": str(Path(data_root).resolve())}
+    key = {"version": SUITE_VERSION, "spec": spec.__dict__, "data_root": str(Path(data_root).resolve()), "fps": fps}
     if stamp.exists() and json.loads(stamp.read_text()) == key and (folder / "scenario.avi").exists():
         return folder
     logger.info("building scenario %s", spec.name)
-    build(spec, data_root, folder)
+    build(spec, data_root, folder, fps)
     stamp.write_text(json.dumps(key))
     return folder
 
 
-def run_suite(cfg: NodeConfig, data_root: Path, work: Path, names: list[str] | None = None) -> list[dict]:
-    """Build (once) and simulate every scenario; one row of figures per scenario."""
+def run_suite(cfg: NodeConfig, data_root: Path, work: Path, names: list[str] | None = None, fps: float = FPS) -> list[dict]:
+    """Build (once, at ``fps``) and simulate every scenario; one row of figures per scenario."""
     from camera_node.simulate import simulate
 
     specs = [s for s in SUITE if names is None or s.name in names]
     rows = []
     for spec in tqdm(specs, desc="suite", unit="scenario"):
-        folder = ensure_built(spec, data_root, work)
+        folder = ensure_built(spec, data_root, work, fps)
         report = simulate(cfg, str(folder / "scenario.avi"), folder / "run", folder / "truth.csv", progress=False)
         rows.append(row_of(spec, report["metrics"]))
     return rows

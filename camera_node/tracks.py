@@ -45,7 +45,8 @@ class Track:
     box: Box
     first_seen: float
     last_checked_frame: int
-    background: object = None  # the empty background under the box when last seen moving
+    background: object = None  # the empty background under ``background_box``, saved when the person arrived there
+    background_box: Box | None = None
     appearance: object = None  # what the box showed then (the person)
     last_moved: float | None = None  # time of the last classification on a motion region
     last_positive: float = 0.0  # time of the last score >= min_score

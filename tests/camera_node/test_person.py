@@ -80,19 +80,41 @@ def test_a_moving_detection_saves_the_background_under_its_box():
     assert len(s.tracks) == 1 and s.tracks[0].background == "saved"
 
 
-def test_re_checks_alone_keep_a_track_only_so_long():
-    s = PersonStage(DetectorConfig(recheck_every=1, stationary_timeout=1.0), TfliteClassifier(SHIPPED_MODEL), 0.0, 2, (640, 480))
+def test_a_person_who_stops_is_compared_with_the_background_saved_on_arrival():
+    """Standing still, a person is learnt into the motion stage's background after a while, yet still proposed
+    for some frames: a background saved then would already hold them, and the spot would look empty."""
+    s = stage(threshold=0.0, recheck_every=1, reject_memory=0.0)
+    saved_at = []
+    def snapshot(box):
+        saved_at.append(len(saved_at))
+        return "empty" if len(saved_at) == 1 else "person learnt in"
+    for i in range(6):  # arrives at frame 0, then stands on the spot, still proposed
+        s.process(i, i / 10, [Box(100 + (i % 2), 100, 40, 100)], lambda: GRAY, 10, snapshot, lambda box, saved: 1.0)
+    assert s.tracks[0].background == "empty" and len(saved_at) == 1
+
+
+def test_re_checks_alone_keep_a_weak_track_only_so_long():
+    s = PersonStage(DetectorConfig(recheck_every=1, stationary_timeout=1.0, min_score=0.01), TfliteClassifier(SHIPPED_MODEL), 1.0, 2, (640, 480))
     s.tracks = [person_track(Box(300, 200, 40, 100), "saved", last_moved=0.0)]
     alive = [bool(run(s, i, differs=0.9) is not None and s.tracks) for i in range(1, 16)]
     assert alive[:9] == [True] * 9 and not any(alive[11:])
 
 
-def test_a_track_at_the_frame_border_is_let_go_sooner():
-    s = PersonStage(DetectorConfig(recheck_every=1, edge_timeout=0.3), TfliteClassifier(SHIPPED_MODEL), 0.0, 2, (640, 480))
+def test_a_weak_track_at_the_frame_border_is_let_go_sooner():
+    s = PersonStage(DetectorConfig(recheck_every=1, edge_timeout=0.3, min_score=0.01), TfliteClassifier(SHIPPED_MODEL), 1.0, 2, (640, 480))
     s.tracks = [person_track(Box(610, 200, 30, 100), "saved", last_moved=0.0)]
     for i in range(1, 6):
         run(s, i, differs=0.9)
     assert s.tracks == []
+
+
+def test_a_person_whose_re_checks_keep_reaching_the_threshold_stays_for_ten_minutes_even_at_the_border():
+    for box in (Box(300, 200, 40, 100), Box(600, 200, 40, 100)):  # mid-frame, and at the border
+        s = PersonStage(DetectorConfig(recheck_every=1), TfliteClassifier(SHIPPED_MODEL), 0.0, 2, (640, 480))
+        s.tracks = [person_track(box, "saved", last_moved=0.0)]
+        for t in range(1, 601):  # ten minutes sitting still, re-checked every second
+            s.process(t, float(t), [], lambda: GRAY, 10, lambda b: "saved", lambda b, saved: 0.9)
+        assert len(s.tracks) == 1 and s.tracks[0].person
 
 
 def car(frame: int, size: float = 60.0) -> Box:
