@@ -174,3 +174,27 @@ def test_a_puback_that_is_late_is_waited_for_not_answered_with_a_second_copy(own
         own_broker.proc.send_signal(signal.SIGCONT)
         pub.stop()
         collector.close()
+
+
+def test_an_unexpected_error_in_the_delivery_loop_is_counted_and_delivery_goes_on(own_broker, tmp_path):
+    camera = f"cam{uuid.uuid4().hex[:6]}"
+    collector = Collector(own_broker.url, f"smartcam/{camera}/events")
+    spool = Spool(tmp_path / "q", 1 << 20)
+    real_peek, failures = spool.peek, [RuntimeError("a bug in the queue")]
+
+    def failing_once():
+        if failures:
+            raise failures.pop()
+        return real_peek()
+
+    spool.peek = failing_once
+    pub = Publisher(own_broker.url, "smartcam", camera, spool)
+    pub.start()
+    try:
+        for i in range(3):
+            pub.publish(contract.TopicKind.EVENTS, event(i, camera), contract.QOS_EVENTS)
+        assert collector.wait_for(lambda m: len(payload_ids(m)) == 3)
+        assert pub.delivery_errors == 1 and not failures
+    finally:
+        pub.stop(timeout=2)
+        collector.close()

@@ -138,3 +138,23 @@ def test_the_size_cap_deletes_only_events_whose_deletion_frees_bytes(ingest, sto
     kept = {e["event_id"] for e in store.events()}
     assert "0-cam1" in kept  # it held no bytes: deleting it would have lost an event for nothing
     assert events == 2 and not {"s0-cam1", "s1-cam2"} & kept  # both holders of the shared thumbnail went, nothing newer
+
+
+def test_ingest_and_the_sweeper_making_room_at_once_delete_no_more_than_needed(ingest, store, media):
+    import threading
+
+    from gateway.retention import make_room
+
+    for i in range(12):
+        add_event(ingest, "cam1", i, 1000.0 + i)
+    cfg = RetentionConfig(days=1e6, max_gb=(store.stored_bytes() - 1) / 1e9)  # one byte over
+    start, results = threading.Barrier(4), []
+    def worker():
+        start.wait()
+        results.append(make_room(store, media, cfg, 0))
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(thumbs for _, thumbs in results) == 1 and len(store.events()) == 11  # one went, once
