@@ -8,12 +8,14 @@ through the database, so no request can name a file.
 from __future__ import annotations
 
 import html
+import json
 import time
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi_offline import FastAPIOffline
 
 import contract
 from gateway.auth import COOKIE, ApiAuth
@@ -31,7 +33,7 @@ def create_app(cfg: GatewayConfig, store: Store, media: MediaStore, metrics: Cal
 
     Raises :class:`yamlconfig.ConfigError` when no token is configured and reads are not explicitly opened."""
     auth = ApiAuth(cfg.api)
-    app = FastAPI(title="smartcam gateway", version="1")
+    app = FastAPIOffline(title="smartcam gateway", version="1")  # /docs from the gateway's own Swagger UI assets
     api = APIRouter(dependencies=[Depends(auth.read)])
 
     def found(row: dict | None) -> dict:
@@ -71,7 +73,8 @@ def create_app(cfg: GatewayConfig, store: Store, media: MediaStore, metrics: Cal
     @api.get("/api/cameras")
     def cameras() -> dict:
         now = time.time()
-        return {"cameras": [{**c, "seconds_since_seen": round(now - c["last_seen"], 1)} for c in store.cameras()]}
+        return {"cameras": [{**c, "last_stats": json.loads(c["last_stats"]) if c["last_stats"] else None,
+                             "seconds_since_seen": round(now - c["last_seen"], 1)} for c in store.cameras()]}
 
     @api.get("/api/savings")
     def savings(since: float | None = None, camera: str | None = Query(None, pattern=contract.CAMERA_ID.pattern)) -> dict:

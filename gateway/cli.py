@@ -115,8 +115,14 @@ def _report(args: argparse.Namespace) -> int:
     from gateway.store import Store
 
     cfg = load(args)
+    if cfg.store.dsn.startswith("sqlite:///") and not Path(cfg.store.dsn[len("sqlite:///"):]).exists():
+        raise ConfigError(f"no store at {cfg.store.dsn[len('sqlite:///'):]} (the gateway's default; `smartcam demo` writes "
+                          f"runs/demo/gateway/smartcam.db): pass --dsn sqlite:///PATH or --config")
     store = Store(cfg.store.dsn)
     doc = write_report(store, args.out, cfg.report.h264_kbps, parse_since(args.since), args.camera, args.truth)
+    if not doc["events"] and not doc["total"]["frames"]:
+        print(f"note: the store at {cfg.store.dsn} holds no events and no stats"
+              f"{' for that period or camera' if args.since or args.camera else ''}", file=sys.stderr)
     t = doc["total"]
     print(f"saved {t['saved_bytes']:,} B ({t['saved_percent']:.1f}%) over {t['seconds'] / 3600:.2f} camera-hours, {doc['events']} events")
     print(f"report: {args.out / 'report.html'}")

@@ -176,7 +176,9 @@ class GatewayDaemon:
             self.client.loop_start()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        if self.connected.is_set():
+        if self._stop.is_set():
+            logger.info("disconnected from the broker (stopping)")
+        elif self.connected.is_set():
             logger.warning("disconnected: %s", reason_code)
         self.connected.clear()
 
@@ -217,6 +219,8 @@ class GatewayDaemon:
 
     def _on_ingested(self, kind: str, info: dict) -> None:
         camera = info["camera"]
+        if kind in ("new", "end"):
+            logger.info("stored %s of event %s (camera %s, score %.2f)", kind, info["event_id"], camera, info["score"])
         if camera not in self._known_cameras:
             self._known_cameras.add(camera)
             if self.cfg.homeassistant.enabled:

@@ -110,3 +110,17 @@ def test_cameras_savings_metrics_and_page(client):
     assert "smartcam_events_total 5" in metrics and 'smartcam_messages_rejected_total{reason="BadImage"} 1' in metrics
     page = client.get("/").text
     assert "storage saved" in page and "/api/events/cam1/4-cam1/thumbnail.jpg" in page
+
+
+def test_the_api_docs_are_served_from_the_gateways_own_assets(client):
+    page = client.get("/docs").text
+    assets = [src for src in ("/static-offline-docs/swagger-ui-bundle.js", "/static-offline-docs/swagger-ui.css") if src in page]
+    assert len(assets) == 2 and "cdn." not in page  # nothing fetched from the internet
+    for src in assets:
+        r = client.get(src)
+        assert r.status_code == 200 and len(r.content) > 10_000
+
+
+def test_a_cameras_last_stats_are_a_json_object_not_a_string(client):
+    (camera,) = client.get("/api/cameras").json()["cameras"]
+    assert isinstance(camera["last_stats"], dict) and camera["last_stats"]["camera"] == "cam1"

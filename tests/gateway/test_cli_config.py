@@ -58,3 +58,17 @@ def test_gateway_run_without_an_api_token_exits_with_the_reason_before_it_connec
     monkeypatch.delenv("SMARTCAM_API_TOKEN", raising=False)
     assert main(["gateway", "run", "--broker", "mqtt://127.0.0.1:9", "--dsn", f"sqlite:///{tmp_path}/gw.db", "--media", str(tmp_path / "m")]) == 1
     assert "SMARTCAM_API_TOKEN" in capsys.readouterr().err
+
+
+def test_report_on_a_store_that_is_not_there_says_where_it_looked_and_creates_nothing(tmp_path, capsys):
+    missing = tmp_path / "nowhere" / "gw.db"
+    assert main(["gateway", "report", "--dsn", f"sqlite:///{missing}", "--out", str(tmp_path / "r")]) == 1
+    assert str(missing) in capsys.readouterr().err and not missing.exists()
+
+
+def test_report_on_an_empty_store_says_it_is_empty(tmp_path, capsys):
+    from gateway.store import Store
+
+    Store(f"sqlite:///{tmp_path}/gw.db").close()
+    assert main(["gateway", "report", "--dsn", f"sqlite:///{tmp_path}/gw.db", "--out", str(tmp_path / "r")]) == 0
+    assert "holds no events and no stats" in capsys.readouterr().err

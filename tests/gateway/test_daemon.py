@@ -1,5 +1,6 @@
 """The daemon against a real Mosquitto: flow into the store, rejects counted, and SIGKILL mid-stream loses nothing."""
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -263,3 +264,18 @@ def test_the_daemon_is_not_idle_while_a_message_is_still_being_stored(own_broker
         pub.loop_stop()
     finally:
         daemon.stop()
+
+
+def test_the_gateway_logs_each_stored_event_and_a_clean_stop_is_no_warning(own_broker, tmp_path, caplog):
+    daemon = GatewayDaemon(gateway_cfg(own_broker.url, f"sqlite:///{tmp_path}/gw.db", tmp_path))
+    with caplog.at_level(logging.INFO, logger="gateway.daemon"):
+        daemon.start()
+        assert daemon.wait_connected(10)
+        cam = f"l{uuid.uuid4().hex[:6]}"
+        pub = publisher(own_broker.url)
+        send(pub, f"smartcam/{cam}/events", ev("new", 0, camera=cam, event_id=f"1-{cam}"))
+        assert daemon.idle(quiet=0.3, timeout=10)
+        pub.loop_stop()
+        daemon.stop()
+    assert f"stored new of event 1-{cam} (camera {cam}" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
