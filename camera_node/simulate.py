@@ -23,7 +23,7 @@ from camera_node.evaluation import (
 )
 from camera_node.node import Node, run_source
 from camera_node.publisher import Publisher
-from camera_node.source import FrameSource
+from camera_node.source import FrameSource, SourceError
 from camera_node.spool import Spool
 
 logger = logging.getLogger(__name__)
@@ -42,11 +42,13 @@ def make_publisher(cfg: NodeConfig, out_dir: Path, broker: str | None) -> Publis
 
 
 def simulate(cfg: NodeConfig, source_uri: str, out_dir: Path, gt: Path | None = None, broker: str | None = None,
-             progress: bool = True, max_frames: int | None = None, dump_crops: Path | None = None) -> dict:
+             progress: bool = True, max_frames: int | None = None, dump_crops: Path | None = None,
+             allow_truncated: bool = False) -> dict:
     """Run the node over ``source_uri``; return the report (ledger, budgets, metrics).
 
     ``max_frames`` stops early; ``dump_crops`` writes the person-free CNN crops there
-    (see :mod:`camera_node.crop_dump`).
+    (see :mod:`camera_node.crop_dump`). A file that ends well before the frames it states raises
+    :class:`SourceError` once the outputs are written, unless ``allow_truncated``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -62,7 +64,11 @@ def simulate(cfg: NodeConfig, source_uri: str, out_dir: Path, gt: Path | None = 
         if publisher is not None:
             publisher.stop()
     report = node.report()
-    report["source"] = {"uri": source_uri, "fps": source.fps, "skipped_images": source.skipped}
+    report["source"] = {"uri": source_uri, "fps": source.fps, "skipped_images": source.skipped,
+                         "frames_stated": source.frame_count, "frames_decoded": source.delivered}
+    truncated = max_frames is None and source.truncated()
+    if truncated:
+        logger.warning("%s decoded %d of the %d frames it states: the file ends early", source_uri, source.delivered, source.frame_count)
     if publisher is not None:
         report["mqtt"] = {"delivered": publisher.delivered, "queued": len(publisher.spool), "dropped": publisher.spool.dropped}
     (out_dir / "ledger.json").write_text(json.dumps(report, indent=2))
@@ -73,6 +79,9 @@ def simulate(cfg: NodeConfig, source_uri: str, out_dir: Path, gt: Path | None = 
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
         (out_dir / "metrics.md").write_text(metrics_table(metrics))
         report["metrics"] = metrics
+    if truncated and not allow_truncated:
+        raise SourceError(f"{source_uri} decoded {source.delivered} of the {source.frame_count} frames it states (cut off?); "
+                          f"outputs in {out_dir} cover only those. --allow-truncated accepts it")
     return report
 
 

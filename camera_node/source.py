@@ -26,7 +26,7 @@ class Frame:
 
 
 class SourceError(RuntimeError):
-    """The source cannot be opened."""
+    """The source cannot be opened, or a file ended before the frames it states."""
 
 
 MAX_RECONNECT_DELAY = 30.0
@@ -51,6 +51,7 @@ class FrameSource:
         self.reconnect_delay = reconnect_delay
         self.reconnects = 0
         self.skipped = 0  # unreadable images in a folder
+        self.delivered = 0  # frames handed out so far
         self._stopped = False
         path = Path(uri)
         self.live = not path.exists()
@@ -84,6 +85,13 @@ class FrameSource:
         """Frames in a file or folder, if known."""
         return self._count
 
+    def truncated(self) -> bool:
+        """A file that stopped decoding well before the frames its header states (a cut-off recording); a
+        container's count may be a frame or 1% off without anything missing."""
+        if self.live or self._folder is not None or self._count is None or self._stopped:
+            return False
+        return self.delivered < self._count - max(2, round(0.01 * self._count))
+
     def __iter__(self) -> Iterator[Frame]:
         started = time.monotonic()
         for index, image in self._images():
@@ -92,6 +100,7 @@ class FrameSource:
                 delay = index / self.fps - (time.monotonic() - started)
                 if delay > 0:
                     time.sleep(delay)
+            self.delivered += 1
             yield Frame(index, ts, image)
 
     def _images(self) -> Iterator[tuple[int, np.ndarray]]:

@@ -42,3 +42,19 @@ def test_run_stops_cleanly_on_sigterm(tmp_path, moving_video):
     out = proc.stdout.read()
     assert proc.wait(timeout=30) == 0, "".join(err)[-2000:]
     assert json.loads(out.strip().splitlines()[-1])["frames"] >= 24
+
+
+def test_simulate_on_a_file_that_ends_early_says_both_counts_and_fails_unless_allowed(tmp_path, capsys):
+    import numpy as np
+
+    from tests.conftest import write_avi
+
+    rng = np.random.default_rng(1)
+    video = write_avi(tmp_path / "cut.avi", [rng.integers(0, 255, (120, 160), dtype=np.uint8) for _ in range(60)])
+    data = video.read_bytes()
+    video.write_bytes(data[: len(data) // 3])  # a recording cut off a third of the way in (the header still says 60)
+    argv = ["node", "simulate", "--source", str(video), "--out", str(tmp_path / "sim"), "--no-progress"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "of the 60 frames it states" in err and "--allow-truncated" in err
+    assert main([*argv, "--allow-truncated"]) == 0
