@@ -5,8 +5,11 @@ amqtt speaks MQTT 3.1.1 only; the gateway falls back to 3.1.1 on its own.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -34,6 +37,19 @@ def _wait_listening(port: int, timeout: float = 15.0) -> None:
     raise RuntimeError(f"embedded broker did not listen on port {port}")
 
 
+try:  # resolved before any fork: the child only makes the one call
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: the with-block's exit still stops the broker
+    _PRCTL = None
+
+
+def _die_with_parent() -> None:
+    """In the broker's process before it starts (Linux): SIGTERM when the process that started it dies, even by
+    SIGKILL, so a killed demo leaves no broker behind."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 class EmbeddedBroker:
     """``with EmbeddedBroker() as url: ...`` — a local broker for the duration of the block."""
 
@@ -52,9 +68,13 @@ class EmbeddedBroker:
         if self.kind == "mosquitto":
             conf = Path(self._tmp.name) / "mosquitto.conf"
             # Queue without limit for the gateway's persistent session (the default of 1000 drops QoS 1 bursts).
-            conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 1000\n")
+            # Started as root, mosquitto would switch to its own user, and a change of user clears the death
+            # signal below: keep the user it was started as.
+            user = "user root\n" if os.geteuid() == 0 else ""
+            conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 1000\n{user}")
             binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-            self._proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self._proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                          preexec_fn=_die_with_parent)  # noqa: PLW1509 - one prctl call, nothing that locks
         else:
             self._start_amqtt()
         _wait_listening(self.port)

@@ -40,3 +40,35 @@ def test_demo_on_the_shared_footage(tmp_path):
         # known defect: the campus scenario includes the overhead-traffic clip, where white car roofs score as people
         assert node["false_alerts"] <= (1 if camera == "campus" else 0), camera
     assert summary["total"]["saved_percent"] > 50
+
+
+def test_a_killed_demo_takes_its_broker_down_with_it(tmp_path):
+    """SIGKILL leaves no cleanup to run: the broker must die with the process that started it."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if not (shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto")):
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+    script = ("import time\nfrom smartcam.broker import EmbeddedBroker\nb = EmbeddedBroker()\nb.__enter__()\n"
+              "print(b._proc.pid, flush=True)\ntime.sleep(120)\n")
+    demo = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    broker_pid = int(demo.stdout.readline())
+    demo.send_signal(signal.SIGKILL)
+    demo.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _running(broker_pid):
+        time.sleep(0.1)
+    assert not _running(broker_pid)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "State:\tZ" not in f.read()
+    except FileNotFoundError:
+        return False
