@@ -114,7 +114,7 @@ class DetectorConfig(StrictModel):
     reject_memory: float = Field(2.5, ge=0, description="Seconds a moving region the CNN confidently rejected (a passing car) is followed without re-classifying it (0 = classify every frame). 2.5 s keeps the CNN on ~12% of a busy road's frames at 10 fps where 1 s needed 15%.")
     reject_memory_max: float = Field(5.0, ge=0, description="A region rejected again when its memory lapsed is held twice as long each time, up to this many seconds (a swaying branch, a car waiting at a light).")
     reject_below: float = Field(0.5, ge=0, le=1, description="Score under which a rejection counts as confident (followed by reject_memory).")
-    regrowth_interval: float = Field(0.2, ge=0, description="A remembered rejection the frame border cut (partly in view) that grew by half is classified again, but not sooner than this many seconds after its last classification (frames that close are near-duplicates). One seen whole that grows is coming closer: not looked at again for that.")
+    regrowth_interval: float = Field(0.2, ge=0, description="A remembered rejection the frame border cut (partly in view) that grew by half is classified again, but not sooner than this many seconds after its last classification (frames that close are near-duplicates). One seen whole that grows is coming closer: looked at again only once its area tripled.")
     max_inferences_per_frame: int = Field(6, ge=1, description="Cap on CNN runs per frame.")
 
 

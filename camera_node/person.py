@@ -20,7 +20,7 @@ frame; each look that rejects the same object again doubles that, up to
 as their union. An object the frame border cut is classified again sooner if it grew by half since (more of
 it came into view: someone walking in from the border) — though not within
 ``regrowth_interval`` of its last look, as frames that close are near-duplicates;
-one seen whole that grows is only coming closer. A proposal that covers most of a person track is always classified.
+one seen whole that grows is coming closer, and is looked at again only once it tripled. A proposal that covers most of a person track is always classified.
 """
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 MAX_TRACKS = 16
 #: A re-check's box differing from the person's saved look in more than this share has changed (they left).
 APPEARANCE_CHANGE = 0.5
+#: Area growth after which a remembered rejection is looked at again: cut by the frame border / seen whole.
+REGROWTH_PARTIAL, REGROWTH_WHOLE = 1.5, 3.0
 #: A moving detection overlapping the box its track's background was saved under less than this (IoU) is at a new spot.
 ARRIVED = 0.5
 
@@ -90,13 +92,14 @@ class Rejected:
         return min(first * 2 ** (self.looks - 1), max(first, longest))
 
     def still_holds(self, box: Box, timestamp: float, memory: float, regrowth_interval: float) -> bool:
-        """Is the rejection still good for ``box``: within ``memory`` seconds, and not much more of the object
-        in view since (it was cut by the frame border and grew by half), or so little time since that a new
-        look would see nearly the same frame? An object seen whole that grows is coming closer: a new look
-        would see the same object larger, not more of it."""
+        """Is the rejection still good for ``box``: within ``memory`` seconds, and not grown enough to be worth
+        a new look (or so little time since that a new look would see nearly the same frame)? One the frame
+        border cut shows more of itself once it grew by half; one seen whole that grows is coming closer, a
+        new look seeing the same object larger, so only once it tripled (a person walking up the scene whom
+        the first, small look missed)."""
         age = timestamp - self.classified
-        more_in_view = self.partial and box.area >= 1.5 * self.classified_area
-        return age < memory and (not more_in_view or age < regrowth_interval)
+        grown = box.area >= (REGROWTH_PARTIAL if self.partial else REGROWTH_WHOLE) * self.classified_area
+        return age < memory and (not grown or age < regrowth_interval)
 
     def move(self, box: Box, timestamp: float) -> None:
         dt = timestamp - self.seen

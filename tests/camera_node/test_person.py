@@ -162,12 +162,12 @@ def test_a_rejected_region_the_border_cut_that_grew_by_half_is_classified_again(
     assert cnn_runs(s, range(7), walking_in) == [1, 0, 0, 1, 0, 0, 1]  # 1.21^3 = 1.77x the area last classified
 
 
-def test_a_rejected_region_seen_whole_that_grows_as_it_comes_closer_is_not_looked_at_again():
+def test_a_rejected_region_seen_whole_that_grows_as_it_comes_closer_is_looked_at_again_only_once_it_tripled():
     s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0)
     def approaching(i):  # a car driving towards the camera, whole in view: 21% more area each frame
         return car(i, size=60 * 1.1**i)
 
-    assert cnn_runs(s, range(7), approaching) == [1, 0, 0, 0, 0, 0, 0]  # larger, not more of it
+    assert cnn_runs(s, range(7), approaching) == [1, 0, 0, 0, 0, 0, 1]  # larger, not more of it, until 1.21^6 = 3.1x
 
 
 def test_a_rejection_confirmed_again_holds_twice_as_long_up_to_the_most():
