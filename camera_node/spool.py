@@ -66,10 +66,11 @@ class Spool:
     def put(self, message: QueuedMessage) -> None:
         """Append durably; evict the oldest beyond the cap (raises ``OSError`` if the disk is full)."""
         data = message.encode()
-        if -(-len(data) // self.unit) * self.unit > self.max_bytes:
+        cost = -(-len(data) // self.unit) * self.unit  # whole allocation units
+        if cost > self.max_bytes:
             self.count_dropped()
             logger.error("message on %s (%d B, %d B in %d B units on the card) is larger than the whole queue; dropped",
-                         message.topic, len(data), -(-len(data) // self.unit) * self.unit, self.unit)
+                         message.topic, len(data), cost, self.unit)
             return
         with self._lock:
             path = self.dir / f"{self._next:016d}.msg"

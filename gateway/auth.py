@@ -30,13 +30,12 @@ class ApiAuth:
         self.open_reads = cfg.allow_unauthenticated
         try:
             token = contract.read_secret(cfg.token_env, cfg.token_file, what="the API token")
+            missing = "the API needs a token: set api.token_env or api.token_file"
         except contract.ContractError as exc:
-            if not self.open_reads:
-                raise ConfigError(f"{exc}: set it (e.g. `export {cfg.token_env or 'SMARTCAM_API_TOKEN'}=$(python -c 'import secrets; "
-                                  f"print(secrets.token_urlsafe(24))')`), or set api.allow_unauthenticated on a trusted LAN") from None
-            token = None
+            hint = f" (e.g. `export {cfg.token_env}=$(python -c 'import secrets; print(secrets.token_urlsafe(24))')`)" if cfg.token_env else ""
+            token, missing = None, f"{exc}{hint}"
         if token is None and not self.open_reads:
-            raise ConfigError("the API needs a token: set api.token_env or api.token_file, or api.allow_unauthenticated on a trusted LAN")
+            raise ConfigError(f"{missing}, or set api.allow_unauthenticated on a trusted LAN")
         if token is not None and len(token) < MIN_TOKEN_CHARS:
             raise ConfigError(f"the API token is {len(token)} characters long; use at least {MIN_TOKEN_CHARS}")
         self._token = token.encode() if token else None
@@ -65,12 +64,15 @@ class ApiAuth:
 
     def read(self, request: Request) -> None:
         """Dependency of every read: the token, unless reads are open."""
-        if not self.open_reads and not self.authenticated(request):
-            raise HTTPException(401, "missing or wrong API token", headers={"WWW-Authenticate": "Bearer"})
+        if not self.open_reads:
+            self._require(request)
 
     def write(self, request: Request) -> None:
         """Dependency of every change: always the token."""
         if self._token is None:
             raise HTTPException(403, "the API is read-only: no token is configured")
+        self._require(request)
+
+    def _require(self, request: Request) -> None:
         if not self.authenticated(request):
             raise HTTPException(401, "missing or wrong API token", headers={"WWW-Authenticate": "Bearer"})

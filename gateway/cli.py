@@ -112,11 +112,12 @@ def serve_api(cfg: GatewayConfig, app) -> object:
 
 def _report(args: argparse.Namespace) -> int:
     from gateway.report import write_report
-    from gateway.store import Store
+    from gateway.store import Store, sqlite_path
 
     cfg = load(args)
-    if cfg.store.dsn.startswith("sqlite:///") and not Path(cfg.store.dsn[len("sqlite:///"):]).exists():
-        raise ConfigError(f"no store at {cfg.store.dsn[len('sqlite:///'):]} (the gateway's default; `smartcam demo` writes "
+    path = sqlite_path(cfg.store.dsn)
+    if path is not None and not path.exists():
+        raise ConfigError(f"no store at {path} (the gateway's default; `smartcam demo` writes "
                           f"runs/demo/gateway/smartcam.db): pass --dsn sqlite:///PATH or --config")
     store = Store(cfg.store.dsn)
     doc = write_report(store, args.out, cfg.report.h264_kbps, parse_since(args.since), args.camera, args.truth)

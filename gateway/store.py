@@ -92,15 +92,19 @@ ON CONFLICT (camera_id, event_id) DO UPDATE SET
 """
 
 
+def sqlite_path(dsn: str) -> Path | None:
+    """The database file of a ``sqlite:///path`` DSN (``None`` for any other)."""
+    return Path(dsn[len("sqlite:///"):]) if dsn.startswith("sqlite:///") else None
+
+
 class Store:
     """A connection to the event database (thread-safe: one lock around it)."""
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
         self._lock = threading.RLock()
-        if dsn.startswith("sqlite:///"):
+        if (path := sqlite_path(dsn)) is not None:
             self.dialect = "sqlite"
-            path = Path(dsn[len("sqlite:///"):])
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
             self._conn.execute("PRAGMA journal_mode=WAL")
