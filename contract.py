@@ -263,11 +263,18 @@ class Ledger(_Message):
     clip_bytes: int = Field(0, ge=0, le=MAX_COUNT)
     thumbnail_bytes: int = Field(0, ge=0, le=MAX_COUNT)
     message_bytes: int = Field(0, ge=0, le=MAX_COUNT)
+    clip_seconds: float = Field(0.0, ge=0, le=MAX_SECONDS, description="Duration of the frames kept in clips (pre- and post-roll included).")
+    motion_seconds: float = Field(0.0, ge=0, le=MAX_SECONDS, description="Duration of the frames the motion stage saw motion in: what a recorder on motion alone would keep.")
+
+    @property
+    def sent_bytes(self) -> int:
+        """What went over Wi-Fi to the gateway (thumbnails and messages); clips stay on the node's card."""
+        return self.thumbnail_bytes + self.message_bytes
 
     @property
     def event_bytes(self) -> int:
         """Everything the event-triggered recorder spent: clips, thumbnails and messages."""
-        return self.clip_bytes + self.thumbnail_bytes + self.message_bytes
+        return self.clip_bytes + self.sent_bytes
 
     @property
     def saved_fraction(self) -> float:
@@ -281,11 +288,20 @@ class Ledger(_Message):
 
     def summary(self) -> dict:
         """The fields with the derived totals, for reports and ledger.json."""
-        return {**self.model_dump(), "event_bytes": self.event_bytes, "saved_fraction": round(self.saved_fraction, 6)}
+        return {**self.model_dump(), "event_bytes": self.event_bytes, "sent_bytes": self.sent_bytes,
+                "saved_fraction": round(self.saved_fraction, 6)}
 
 
 #: The ledger's fields, in order: the node's counters, the stats payload and the store's columns.
 LEDGER_FIELDS: tuple[str, ...] = tuple(Ledger.model_fields)
+
+
+class EnergyEstimate(_Message):
+    """The node's energy model (datasheet currents x time per state) applied to what it did, and to streaming instead."""
+
+    average_ma: float = Field(ge=0, le=1e5, description="Average current of the event-triggered node (mA).")
+    battery_days: float = Field(ge=0, le=1e6, description="Days on the configured battery at that current.")
+    streaming_battery_days: float = Field(ge=0, le=1e6, description="Days on the same battery for a node streaming every frame as MJPEG over Wi-Fi.")
 
 
 class StatsMessage(_Message):
@@ -301,6 +317,7 @@ class StatsMessage(_Message):
     queue_bytes: int = Field(ge=0, le=MAX_COUNT, description="Bytes of the card the store-and-forward queue takes (allocation units included).")
     dropped_messages: int = Field(ge=0, le=MAX_COUNT)
     ledger: Ledger
+    energy: EnergyEstimate | None = None
     budget: dict[str, Annotated[float, Field(ge=-1e12, le=1e12)]] = Field(default_factory=dict, max_length=64)
 
 

@@ -13,6 +13,7 @@ JPEGs the sensor produced; the node's own bytes are the files it wrote.
 from __future__ import annotations
 
 import csv
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,9 @@ from camera_node.config import EventConfig, RecorderConfig
 from camera_node.events import EventStateMachine
 from camera_node.person import Detection
 from models.inference.preprocess import Box
+
+#: The camera id of the motion-only reference recorder's events (it logs them at DEBUG: they are not the node's).
+MOTION_ONLY_REFERENCE = "motion-only-reference"
 
 
 @dataclass
@@ -85,7 +89,8 @@ def oracle_events(truth: list[tuple[int, int]], fps: float, rec: RecorderConfig,
 
 def motion_only_events(motion: list[bool], timestamps: list[float], fps: float, events: EventConfig, rec: RecorderConfig, jpeg_bytes: list[int], per_event_bytes: int, width: int, height: int) -> list[SimEvent]:
     """A recorder that treats any motion as an event (same event rules, no CNN)."""
-    machine = EventStateMachine(events.model_copy(update={"zones": [], "min_box_area": 0.0, "max_box_area": 1.0}), "ref", width, height)
+    machine = EventStateMachine(events.model_copy(update={"zones": [], "min_box_area": 0.0, "max_box_area": 1.0}), MOTION_ONLY_REFERENCE, width, height,
+                               log_level=logging.DEBUG)
     whole = [Detection(Box(0, 0, width, height), 1.0, True)]
     spans: list[tuple[int, int, int]] = []  # (start_frame, alert_frame, last_seen_frame)
     for i, (moving, ts) in enumerate(zip(motion, timestamps)):
@@ -127,7 +132,7 @@ def score(events: list[SimEvent], truth: list[tuple[int, int]], presence: np.nda
         "events": len(events),
         "events_caught": caught,
         "false_alerts": false_alerts,
-        "frame_recall": round(float(recorded[presence].mean()) if presence.any() else 1.0, 4),
+        "frame_recall": round(float(recorded[presence].mean()), 4) if presence.any() else None,  # nothing to recall
         "median_alert_latency_s": round(float(np.median(latencies)), 3) if latencies else None,
         "max_alert_latency_s": round(float(max(latencies)), 3) if latencies else None,
         "bytes": spent,

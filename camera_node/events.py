@@ -77,8 +77,10 @@ class ZoneFilter:
 class EventStateMachine:
     """Feed it every frame's detections; it returns what changed."""
 
-    def __init__(self, cfg: EventConfig, camera_id: str, width: int, height: int, boot_id: str | None = None) -> None:
+    def __init__(self, cfg: EventConfig, camera_id: str, width: int, height: int, boot_id: str | None = None,
+                 log_level: int = logging.INFO) -> None:
         self.cfg = cfg
+        self.log_level = log_level  # a reference recorder's machine logs at DEBUG
         self.camera_id = camera_id
         self.boot_id = boot_id or secrets.token_hex(3)
         self.filter = ZoneFilter(cfg, width, height)
@@ -142,7 +144,7 @@ class EventStateMachine:
         self._last_update = ts
         self._best_dirty = False
         self.history.clear()
-        logger.info("event %s started at frame %d", ev.event_id, frame_index)
+        logger.log(self.log_level, "%s: event %s started at frame %d", self.camera_id, ev.event_id, frame_index)
         return EventChange("new", replace(ev, zones=set(ev.zones)), True)
 
     def _seen(self, ev: Event, frame_index: int, ts: float, people) -> None:
@@ -159,5 +161,5 @@ class EventStateMachine:
         ev.end_frame, ev.end_time = frame_index, end_time
         self.current = None
         self.history.clear()
-        logger.info("event %s ended at frame %d", ev.event_id, frame_index)
+        logger.log(self.log_level, "%s: event %s ended at frame %d", self.camera_id, ev.event_id, frame_index)
         return EventChange("end", replace(ev, zones=set(ev.zones)), self._best_dirty)

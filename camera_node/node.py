@@ -23,6 +23,7 @@ from camera_node.budget import (
     Usage,
     budget_report,
     check_static_budget,
+    energy_estimate,
     energy_report,
     inferences_per_second,
 )
@@ -167,6 +168,7 @@ class Node:
             if self.enabled:
                 detections, ran = self._detect(frame, jpeg, result.proposals)
         self.motion_frames += moving
+        self.recorder.count_motion(moving)
         self.cnn_frames += ran > 0
         self.trace.cnn.append(ran > 0)
         self.trace.jpeg_bytes.append(len(jpeg))
@@ -365,30 +367,15 @@ class Node:
             camera=self.cfg.camera_id, time=ts, frames=self.frames, motion_frames=self.motion_frames,
             cnn_frames=self.cnn_frames, inferences=self.person.inferences, events=self.event_count,
             queue_bytes=self.publisher.spool.bytes, dropped_messages=self.publisher.spool.dropped,
-            ledger=self.recorder.ledger,
+            ledger=self.recorder.ledger, energy=energy_estimate(energy_report(self.cfg.energy, self._usage(), self.cfg.energy.motion_ms_per_frame)),
         )
         self.publisher.publish(contract.TopicKind.STATS, stats.to_bytes(), contract.QOS_STATS)
 
     # -- report ----------------------------------------------------------
     def report(self) -> dict:
         """Ledger, budgets, energy and counters (written as ledger.json by the simulator)."""
-        s = self.cfg.sensor
         led = self.recorder.ledger
-        usage = Usage(
-            model_bytes=self.flash_bytes,
-            arena_bytes=self.arena_bytes,
-            macs=self.macs,
-            max_jpeg_bytes=self.recorder.max_jpeg_bytes,
-            peak_ring_bytes=self.recorder.peak_ring_bytes,
-            person_frame_bytes=(s.width // s.person_scale) * (s.height // s.person_scale),
-            motion_model_bytes=(s.width // s.motion_scale) * (s.height // s.motion_scale) * 8,
-            seconds=led.seconds,
-            frames=self.analysed_frames,
-            inferences=round(self._spent()),
-            peak_inferences_per_second=self.budget.peak,
-            sent_bytes=led.thumbnail_bytes + led.message_bytes,
-            sd_bytes=self.recorder.sd_bytes_written,
-        )
+        usage = self._usage()
         return {
             "camera": self.cfg.camera_id,
             "ledger": led.summary(),
@@ -410,6 +397,27 @@ class Node:
             "budget": budget_report(self.cfg.budget, usage, self.per_second),
             "energy": energy_report(self.cfg.energy, usage, self.cfg.energy.motion_ms_per_frame),
         }
+
+    def _usage(self) -> Usage:
+        """What the node used so far, for the budget and energy figures."""
+        s = self.cfg.sensor
+        led = self.recorder.ledger
+        return Usage(
+            model_bytes=self.flash_bytes,
+            arena_bytes=self.arena_bytes,
+            macs=self.macs,
+            max_jpeg_bytes=self.recorder.max_jpeg_bytes,
+            peak_ring_bytes=self.recorder.peak_ring_bytes,
+            person_frame_bytes=(s.width // s.person_scale) * (s.height // s.person_scale),
+            motion_model_bytes=(s.width // s.motion_scale) * (s.height // s.motion_scale) * 8,
+            seconds=led.seconds,
+            frames=self.analysed_frames,
+            inferences=round(self._spent()),
+            peak_inferences_per_second=self.budget.peak,
+            sent_bytes=led.sent_bytes,
+            stream_bytes=led.continuous_bytes,
+            sd_bytes=self.recorder.sd_bytes_written,
+        )
 
 
 def run_source(node: Node, source: FrameSource, progress: bool = True, max_frames: int | None = None) -> None:

@@ -36,6 +36,8 @@ class _Tally:
     clip_bytes: int = 0
     thumbnail_bytes: int = 0
     message_bytes: int = 0
+    clip_frames: int = 0
+    motion_frames: int = 0
 
 
 @dataclass
@@ -86,11 +88,16 @@ class Recorder:
         return contract.Ledger(
             frames=t.frames, seconds=t.frames / self.fps, continuous_bytes=avi_size(t.continuous_frame_bytes, t.frames) if t.frames else 0,
             clip_bytes=t.clip_bytes, thumbnail_bytes=t.thumbnail_bytes, message_bytes=t.message_bytes,
+            clip_seconds=t.clip_frames / self.fps, motion_seconds=t.motion_frames / self.fps,
         )
 
     def count_sent(self, nbytes: int) -> None:
         """Add bytes the node put on the wire (messages) to the ledger."""
         self._tally.message_bytes += nbytes
+
+    def count_motion(self, moving: bool) -> None:
+        """Note whether the motion stage saw motion in the latest frame (a recorder on motion would keep it)."""
+        self._tally.motion_frames += moving
 
     # -- every frame ----------------------------------------------------
     def push(self, index: int, ts: float, jpeg: bytes) -> list[ClipInfo]:
@@ -192,6 +199,7 @@ class Recorder:
             clip.writer.abort()
             return ClipInfo(clip.event_id, None, None, None, 0, str(exc))
         self._tally.clip_bytes += size
+        self._tally.clip_frames += keep
         kept = clip.frames[:keep]
         return ClipInfo(clip.event_id, clip.writer.path, kept[0][0] if kept else None, kept[-1][0] if kept else None, size)
 

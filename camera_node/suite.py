@@ -131,7 +131,7 @@ def row_of(spec: ScenarioSpec, metrics: dict) -> dict:
         "events": node["events"],
         "caught": node["events_caught"],
         "false_alerts": node["false_alerts"],
-        "frame_recall": node["frame_recall"] if node["person_intervals"] else None,
+        "frame_recall": node["frame_recall"],
         "median_latency_s": node["median_alert_latency_s"],
         "max_latency_s": node["max_alert_latency_s"],
         "saved_vs_oracle": metrics["saved_vs_oracle"] if node["person_intervals"] else None,

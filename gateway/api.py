@@ -21,7 +21,7 @@ import contract
 from gateway.auth import COOKIE, ApiAuth
 from gateway.config import GatewayConfig
 from gateway.media import MediaStore
-from gateway.report import savings_summary
+from gateway.report import fmt_bytes, fmt_percent, summarise
 from gateway.store import Store
 
 CameraId = Path(pattern=contract.CAMERA_ID.pattern, max_length=32)
@@ -78,11 +78,11 @@ def create_app(cfg: GatewayConfig, store: Store, media: MediaStore, metrics: Cal
 
     @api.get("/api/savings")
     def savings(since: float | None = None, camera: str | None = Query(None, pattern=contract.CAMERA_ID.pattern)) -> dict:
-        return savings_summary(store.ledger(since, camera), cfg.report.h264_kbps)
+        return summarise(store, cfg.report, since, camera)
 
     @api.get("/metrics", response_class=PlainTextResponse)
     def prometheus() -> str:
-        s = savings_summary(store.ledger(), cfg.report.h264_kbps)
+        s = summarise(store, cfg.report)
         lines = [
             "# TYPE smartcam_events_total gauge", f"smartcam_events_total {store.count('events')}",
             "# TYPE smartcam_stored_bytes gauge", f"smartcam_stored_bytes {store.stored_bytes()}",
@@ -129,7 +129,7 @@ def create_app(cfg: GatewayConfig, store: Store, media: MediaStore, metrics: Cal
     def index(request: Request) -> Response:
         if not auth.open_reads and not auth.authenticated(request):
             return RedirectResponse("/login", status_code=303)
-        s = savings_summary(store.ledger(), cfg.report.h264_kbps)
+        s = summarise(store, cfg.report)
         cards = "".join(
             f'<div class="ev"><img src="/api/events/{e["camera_id"]}/{e["event_id"]}/thumbnail.jpg" alt="" height="120">'
             f'<br>{html.escape(e["camera_id"])} {time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e["start_time"] or 0))} '
@@ -137,8 +137,9 @@ def create_app(cfg: GatewayConfig, store: Store, media: MediaStore, metrics: Cal
             for e in store.events(limit=30)
         )
         return HTMLResponse(_page("smartcam",
-            f"<p><b>{s['saved_percent']:.1f}% storage saved</b> "
-            f"({s['event_bytes']:,} B instead of {s['continuous_bytes']:,} B continuous)</p>"
+            f"<p><b>Wi-Fi {fmt_percent(s['wifi']['saved_percent'])} saved</b> ({fmt_bytes(s['sent_bytes'])} sent instead of "
+            f"streaming {fmt_bytes(s['continuous_bytes'])}); <b>SD card {fmt_percent(s['sd_card']['saved_percent'])} saved</b>; "
+            f"<b>server {fmt_percent(s['server']['saved_vs_h264_percent'])} saved</b> vs continuous H.264.</p>"
             f"<h2>Recent events</h2>{cards or '<p>No events yet.</p>'}"))
 
     app.include_router(api)

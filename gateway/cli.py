@@ -120,14 +120,23 @@ def _report(args: argparse.Namespace) -> int:
         raise ConfigError(f"no store at {path} (the gateway's default; `smartcam demo` writes "
                           f"runs/demo/gateway/smartcam.db): pass --dsn sqlite:///PATH or --config")
     store = Store(cfg.store.dsn)
-    doc = write_report(store, args.out, cfg.report.h264_kbps, parse_since(args.since), args.camera, args.truth)
+    doc = write_report(store, args.out, cfg.report, parse_since(args.since), args.camera, args.truth)
     if not doc["events"] and not doc["total"]["frames"]:
         print(f"note: the store at {cfg.store.dsn} holds no events and no stats"
               f"{' for that period or camera' if args.since or args.camera else ''}", file=sys.stderr)
     t = doc["total"]
-    print(f"saved {t['saved_bytes']:,} B ({t['saved_percent']:.1f}%) over {t['seconds'] / 3600:.2f} camera-hours, {doc['events']} events")
+    print(headline(t))
     print(f"report: {args.out / 'report.html'}")
     return 0
+
+
+def headline(total: dict) -> str:
+    """The three savings in one line, for the terminal."""
+    from gateway.report import fmt_duration, fmt_percent
+
+    return (f"{fmt_duration(total['seconds'])} of camera time, {total['events']} events: Wi-Fi {fmt_percent(total['wifi']['saved_percent'])} "
+            f"saved vs streaming MJPEG, SD card {fmt_percent(total['sd_card']['saved_percent'])} vs continuous MJPEG, server "
+            f"{fmt_percent(total['server']['saved_vs_h264_percent'])} vs continuous H.264")
 
 
 def run(args: argparse.Namespace) -> int:

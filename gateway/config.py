@@ -50,7 +50,8 @@ class LimitsConfig(StrictModel):
 class ReportConfig(StrictModel):
     """Storage-savings report."""
 
-    h264_kbps: float = Field(1024.0, gt=0, description="Bitrate of the continuous H.264 NVR recording to compare with (per camera).")
+    h264_kbps: float = Field(1024.0, gt=0, description="Bitrate of the server NVR's H.264 recording to compare with (per camera; H.265 at about 60% of it: set it lower).")
+    activity_share: float = Field(0.05, gt=0, le=1, description="Stated share of the day with people in view, for the per-day projections (shown next to them, beside the share measured).")
 
 
 class ApiConfig(StrictModel):

@@ -27,7 +27,7 @@ from gateway.config import GatewayConfig
 from gateway.homeassistant import OCCUPIED, VACANT, discovery_messages, gateway_topic
 from gateway.ingest import Ingestor
 from gateway.media import MediaStore
-from gateway.report import savings_summary
+from gateway.report import summarise
 from gateway.retention import make_room, sweep
 from gateway.store import Store
 
@@ -233,7 +233,7 @@ class GatewayDaemon:
             data = self.media.path(self.media.relative_path(info["sha256"])).read_bytes()
             self.client.publish(gateway_topic(self.cfg.mqtt.prefix, camera, "last_thumbnail"), data, qos=0, retain=True)
         elif kind == "stats" and self.cfg.homeassistant.enabled:
-            summary = savings_summary(self.store.ledger(camera=camera), self.cfg.report.h264_kbps)
+            summary = summarise(self.store, self.cfg.report, camera=camera)
             self.client.publish(gateway_topic(self.cfg.mqtt.prefix, camera, "savings"), json.dumps(summary).encode(), qos=0, retain=True)
 
     def _discover(self, camera: str) -> None:

@@ -41,9 +41,9 @@ def discovery_messages(discovery_prefix: str, prefix: str, camera: str) -> list[
             "availability": [availability],
         },
         f"sensor/{uid}/savings/config": {
-            "name": "Storage saved", "unique_id": f"{uid}_savings", "device": device, "unit_of_measurement": "%",
+            "name": "Wi-Fi saved", "unique_id": f"{uid}_savings", "device": device, "unit_of_measurement": "%",
             "state_class": "measurement", "state_topic": gateway_topic(prefix, camera, "savings"),
-            "value_template": "{{ value_json.saved_percent }}", "json_attributes_topic": gateway_topic(prefix, camera, "savings"),
+            "value_template": "{{ value_json.wifi.saved_percent }}", "json_attributes_topic": gateway_topic(prefix, camera, "savings"),
             "availability": [availability],
         },
     }

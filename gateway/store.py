@@ -156,11 +156,20 @@ class Store:
                 self._execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             elif version[0] > SCHEMA_VERSION:
                 raise RuntimeError(f"database schema {version[0]} is newer than this gateway ({SCHEMA_VERSION})")
+            self._add_new_ledger_columns()
             # (the WHERE lets SQLite parse an upsert after a SELECT)
             self._execute(
                 "INSERT INTO totals (name, value) SELECT 'stored_bytes', COALESCE(SUM(bytes), 0) FROM thumbnails "
                 "WHERE 1 = 1 ON CONFLICT (name) DO NOTHING"
             )
+
+    def _add_new_ledger_columns(self) -> None:
+        """A store made before a Ledger field existed gets its column (zero for the hours already stored)."""
+        have = {d[0] for d in self._execute("SELECT * FROM ledger WHERE 1 = 0").description}
+        for name, field in contract.Ledger.model_fields.items():
+            if name not in have:
+                logger.info("store: adding ledger column %s", name)
+                self._execute(f"ALTER TABLE ledger ADD COLUMN {name} {_LEDGER_TYPES[field.annotation]} NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         with self._lock:
@@ -303,14 +312,19 @@ class Store:
             params.append(camera)
         return self._rows(f"SELECT * FROM ledger WHERE {' AND '.join(where)} ORDER BY hour, camera_id", tuple(params))
 
-    def event_counts(self, since: float | None = None, camera: str | None = None) -> list[dict]:
-        """Events per camera and start hour."""
-        rows = self.events(camera=camera, since=since, limit=10**9)
-        counts: dict[tuple[str, int], int] = {}
-        for r in rows:
-            key = (r["camera_id"], int(r["start_time"] // 3600 * 3600))
-            counts[key] = counts.get(key, 0) + 1
-        return [{"camera_id": c, "hour": h, "events": n} for (c, h), n in sorted(counts.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
+    def count_events(self, since: float | None = None, camera: str | None = None) -> int:
+        """Stored events (pending ones aside), of one camera and from ``since`` if given."""
+        where, params = ["state <> 'pending'"], []
+        for clause, value in (("camera_id = ?", camera), ("start_time >= ?", since)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        return int(self._rows(f"SELECT COUNT(*) AS n FROM events WHERE {' AND '.join(where)}", tuple(params))[0]["n"])
+
+    def last_stats(self, camera: str) -> dict | None:
+        """The camera's latest stats message (without its ledger), or ``None``."""
+        rows = self._rows("SELECT last_stats FROM cameras WHERE camera_id = ?", (camera,))
+        return json.loads(rows[0]["last_stats"]) if rows and rows[0]["last_stats"] else None
 
     def stored_bytes(self) -> int:
         """Bytes the gateway keeps on disk (thumbnails), from the database's running total."""

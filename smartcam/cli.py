@@ -36,14 +36,19 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     t = summary["total"]
-    print(f"\nbroker {summary['broker']}; events sent by nodes {summary['events_sent']}, stored by the gateway {summary['events_stored']}")
+    print(f"\nbroker {summary['broker']}; events sent by the nodes {summary['events_sent']}, stored by the gateway {summary['events_stored']}")
     for camera, metrics in summary["truth"].items():
-        n = metrics["recorders"]["node"]
-        print(f"  {camera}: caught {n['events_caught']}/{n['person_intervals']} person intervals, {n['false_alerts']} false alerts, "
-              f"saved {100 * n['storage_saved']:.1f}% (oracle {100 * metrics['recorders']['oracle']['storage_saved']:.1f}%, "
-              f"motion-only {100 * metrics['recorders']['motion-only']['storage_saved']:.1f}%)")
-    print(f"storage saved: {t['saved_percent']:.1f}% ({t['event_bytes']:,} B instead of {t['continuous_bytes']:,} B)")
-    print(f"report: {summary['report']}")
+        n, ref = metrics["recorders"]["node"], metrics["recorders"]
+        caught = (f"caught {n['events_caught']}/{n['person_intervals']} person presences" if n["person_intervals"]
+                  else "no person in view")
+        print(f"  {camera}: {caught}, {n['false_alerts']} false alerts; SD card saved {100 * n['storage_saved']:.1f}% "
+              f"(reference recorders: oracle {100 * ref['oracle']['storage_saved']:.1f}%, "
+              f"motion-only {100 * ref['motion-only']['storage_saved']:.1f}%)")
+    print(gateway_cli.headline(t))
+    print("done in " + ", ".join(f"{k.replace('_', ' ')} {v:.0f} s" for k, v in summary["seconds"].items()))
+    print(f"open the report: {summary['report']}")
+    print(f"next: smartcam gateway report --dsn sqlite:///{summary['store']} --out runs/report   (the same store, again)\n"
+          f"      smartcam gateway run --config configs/gateway.local.yaml   (a gateway on a local broker, with its page)")
     return 0
 
 

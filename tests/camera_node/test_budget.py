@@ -58,3 +58,10 @@ def test_inference_and_radio_time_raise_the_draw():
     quiet = energy_report(cfg, usage(), motion_ms=8.0)
     busy = energy_report(cfg, usage(inferences=5000, sent_bytes=50_000_000), motion_ms=8.0)
     assert busy["average_ma"] > quiet["average_ma"] and busy["time_share"]["inference"] > 0
+
+
+def test_streaming_every_frame_costs_more_battery_than_sending_only_events():
+    cfg = EnergyConfig()
+    e = energy_report(cfg, usage(sent_bytes=200_000, stream_bytes=300_000_000), motion_ms=8.0)
+    assert e["streaming_average_ma"] > e["average_ma"]
+    assert e["streaming_battery_days"] < e["battery_days"]

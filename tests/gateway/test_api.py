@@ -69,7 +69,7 @@ def test_the_page_sends_a_stranger_to_the_login_and_a_login_sets_a_session_cooki
     r = stranger.post("/login", data={"token": TOKEN})
     assert r.headers["location"] == "/" and "httponly" in r.headers["set-cookie"].lower()
     assert stranger.cookies["smartcam_session"] != TOKEN  # a value derived from the token, not the token
-    assert "storage saved" in stranger.get("/").text and stranger.get("/api/events").status_code == 200
+    assert "Wi-Fi 99.85% saved" in stranger.get("/").text and stranger.get("/api/events").status_code == 200
     stranger.post("/logout")
     assert stranger.get("/api/events").status_code == 401
 
@@ -105,11 +105,13 @@ def test_deleting_needs_the_token(client):
 
 def test_cameras_savings_metrics_and_page(client):
     assert client.get("/api/cameras").json()["cameras"][0]["camera_id"] == "cam1"
-    assert client.get("/api/savings").json()["saved_percent"] == pytest.approx(100 * (1 - 1015 / 10_000), abs=0.01)
+    savings = client.get("/api/savings").json()
+    assert savings["wifi"]["saved_percent"] == pytest.approx(100 * (1 - 15 / 10_000), abs=0.01)
+    assert savings["sd_card"]["saved_percent"] == pytest.approx(100 * (1 - 1000 / 10_000), abs=0.01)
     metrics = client.get("/metrics").text
     assert "smartcam_events_total 5" in metrics and 'smartcam_messages_rejected_total{reason="BadImage"} 1' in metrics
     page = client.get("/").text
-    assert "storage saved" in page and "/api/events/cam1/4-cam1/thumbnail.jpg" in page
+    assert "Wi-Fi 99.85% saved" in page and "/api/events/cam1/4-cam1/thumbnail.jpg" in page
 
 
 def test_the_api_docs_are_served_from_the_gateways_own_assets(client):

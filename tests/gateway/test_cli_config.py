@@ -39,7 +39,8 @@ def test_report_command_on_a_store(tmp_path, capsys):
     dsn = f"sqlite:///{tmp_path}/gw.db"
     Ingestor(Store(dsn), MediaStore(tmp_path / "m"), "smartcam", LimitsConfig()).handle("smartcam/cam1/stats", stats(cont=10_000, clip=1000))
     assert main(["gateway", "report", "--dsn", dsn, "--out", str(tmp_path / "r")]) == 0
-    assert "89.8%" in capsys.readouterr().out and (tmp_path / "r" / "report.html").exists()
+    out = capsys.readouterr().out
+    assert "Wi-Fi 99.85% saved" in out and "SD card 90.0%" in out and (tmp_path / "r" / "report.html").exists()
 
 
 def test_report_with_a_bad_dsn_fails(tmp_path, capsys):

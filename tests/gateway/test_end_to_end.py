@@ -33,10 +33,12 @@ def test_node_events_reach_the_api_and_the_report(real_scenario, broker_url, dsn
     for r in records:
         assert api.get(f"/api/events/{camera}/{r['event_id']}/thumbnail.jpg").status_code == 200
         assert api.get(f"/api/events/{camera}/{r['event_id']}").json()["clip_bytes"] == r["clip_bytes"]
-    doc = write_report(daemon.store, tmp_path / "report", cfg.report.h264_kbps, camera=camera, truth=tmp_path / "node" / "metrics.json")
+    doc = write_report(daemon.store, tmp_path / "report", cfg.report, camera=camera, truth=tmp_path / "node" / "metrics.json")
     node_ledger = report["ledger"]
     assert doc["total"]["continuous_bytes"] == node_ledger["continuous_bytes"]
     assert doc["total"]["clip_bytes"] == node_ledger["clip_bytes"]
-    assert doc["total"]["saved_percent"] == pytest.approx(100 * node_ledger["saved_fraction"], abs=0.01)
+    assert doc["total"]["sd_card"]["saved_percent"] == pytest.approx(100 * (1 - node_ledger["clip_bytes"] / node_ledger["continuous_bytes"]), abs=0.01)
+    assert doc["total"]["wifi"]["sent_bytes"] == node_ledger["sent_bytes"]
+    assert doc["cameras"][camera]["wifi"]["battery_days"] == report["energy"]["battery_days"]
     assert sum(daemon.metrics()["rejected"].values()) == 0
     daemon.stop()

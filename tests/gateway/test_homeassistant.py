@@ -71,10 +71,10 @@ def test_every_discovery_payload_passes_home_assistants_schema_for_its_platform(
 
 
 def test_the_savings_sensors_template_reads_the_payload_the_gateway_publishes():
-    from gateway.report import savings_summary
+    from gateway.savings import savings_summary
 
     (sensor,) = [json.loads(p) for t, p in MESSAGES if t.split("/")[1] == "sensor"]
-    payload = json.dumps(savings_summary([{"frames": 10, "seconds": 1.0, "continuous_bytes": 10_000, "clip_bytes": 1000,
-                                           "thumbnail_bytes": 10, "message_bytes": 5}], 1024.0))
+    row = contract.Ledger(frames=10, seconds=1.0, continuous_bytes=10_000, clip_bytes=1000, thumbnail_bytes=10, message_bytes=5).model_dump()
+    payload = json.dumps(savings_summary([row], 1024.0))
     rendered = jinja2.Environment().from_string(sensor["value_template"]).render(value_json=json.loads(payload))
-    assert float(rendered) == pytest.approx(100 * (1 - 1015 / 10_000), abs=0.01)
+    assert float(rendered) == pytest.approx(100 * (1 - 15 / 10_000), abs=0.01)  # Wi-Fi: thumbnails and messages sent

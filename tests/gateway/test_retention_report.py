@@ -3,10 +3,14 @@ import json
 
 import pytest
 
+import contract
+
 from gateway.config import LimitsConfig, RetentionConfig
 from gateway.ingest import Ingestor
 from gateway.media import MediaStore
-from gateway.report import savings_summary, write_report
+from gateway.config import ReportConfig
+from gateway.report import write_report
+from gateway.savings import day, savings_summary
 from gateway.retention import sweep
 from tests.gateway.test_store_ingest import ev, jpeg, stats
 
@@ -64,11 +68,48 @@ def test_young_orphans_are_left_alone(store, media):
     assert sweep(store, media, RetentionConfig(), orphan_grace=3600).orphan_files == 0
 
 
-def test_savings_summary_arithmetic():
-    rows = [{"frames": 10, "seconds": 3600.0, "continuous_bytes": 1000, "clip_bytes": 80, "thumbnail_bytes": 15, "message_bytes": 5}]
-    s = savings_summary(rows, h264_kbps=8)  # 1 kB/s for an hour = 3.6 MB
-    assert s["saved_bytes"] == 900 and s["saved_percent"] == 90.0
-    assert s["h264_bytes"] == 3_600_000 and s["per_month"]["continuous_bytes"] == 720_000
+def ledger_row(**kw) -> dict:
+    return {**contract.Ledger(**kw).model_dump()}
+
+
+def test_the_three_savings_are_each_against_their_own_baseline():
+    # an hour: 10 MB of MJPEG; 6 min inside clips (600 kB); 15 kB of thumbnails, 5 kB of messages; 12 min of motion
+    rows = [ledger_row(frames=36_000, seconds=3600.0, continuous_bytes=10_000_000, clip_bytes=600_000, thumbnail_bytes=15_000,
+                       message_bytes=5_000, clip_seconds=360.0, motion_seconds=720.0)]
+    s = savings_summary(rows, h264_kbps=8, events=3)  # 1 kB/s: 3.6 MB an hour
+    assert s["wifi"]["sent_bytes"] == 20_000 and s["wifi"]["saved_percent"] == 99.8  # vs streaming the MJPEG
+    assert s["sd_card"]["saved_percent"] == 94.0  # clips vs continuous MJPEG on the card
+    assert s["server"]["h264_bytes"] == 3_600_000 and s["server"]["h264_motion_bytes"] == 720_000
+    assert s["server"]["saved_vs_h264_percent"] == pytest.approx(100 * (1 - 20_000 / 3_600_000), abs=0.01)
+    assert s["server"]["with_clips_bytes"] == 620_000
+    assert s["rates"]["activity_share"] == 0.1 and s["rates"]["events_per_hour"] == 3
+
+
+def test_the_break_even_share_is_where_clips_cost_what_continuous_h264_costs():
+    rows = [ledger_row(frames=36_000, seconds=3600.0, continuous_bytes=10_000_000, clip_bytes=600_000, thumbnail_bytes=15_000,
+                       message_bytes=5_000, clip_seconds=360.0)]
+    s = savings_summary(rows, h264_kbps=8, events=3)
+    share = s["server"]["break_even_share"]
+    at = day(s["rates"], share)
+    assert at["server_with_clips_bytes"] == pytest.approx(at["h264_bytes"], rel=1e-3)
+    assert day(s["rates"], share * 1.2)["server_with_clips_bytes"] > at["h264_bytes"]
+
+
+def test_projections_use_the_stated_share_and_the_measured_one_never_a_bare_extrapolation():
+    rows = [ledger_row(frames=1500, seconds=150.0, continuous_bytes=1_500_000, clip_bytes=300_000, thumbnail_bytes=4_000,
+                       message_bytes=1_000, clip_seconds=30.0)]  # 2.5 minutes, people in a fifth of it
+    s = savings_summary(rows, h264_kbps=1024, events=2, activity_share=0.05)
+    stated, measured = s["projection_per_day"]["stated"], s["projection_per_day"]["measured"]
+    assert stated["activity_share"] == 0.05 and measured["activity_share"] == 0.2
+    assert stated["clip_bytes"] == pytest.approx(300_000 / 0.5 * 0.05 * 1440)  # 600 kB per active minute, 72 active minutes
+    assert measured["clip_bytes"] == pytest.approx(4 * stated["clip_bytes"])
+    assert stated["stream_bytes"] == measured["stream_bytes"] == pytest.approx(600_000 * 1440)
+
+
+def test_nothing_measured_gives_no_percentages_and_no_projection():
+    s = savings_summary([], h264_kbps=1024)
+    assert s["wifi"]["saved_percent"] is None and s["sd_card"]["saved_percent"] is None
+    assert s["server"]["break_even_share"] is None and s["projection_per_day"] == {"stated": None, "measured": None}
 
 
 def test_report_writes_html_plots_json_and_csv(ingest, store, tmp_path):
@@ -77,13 +118,15 @@ def test_report_writes_html_plots_json_and_csv(ingest, store, tmp_path):
     ingest.handle("smartcam/cam2/stats", stats(camera="cam2", t=7300.0, cont=20_000, clip=0))
     truth = tmp_path / "metrics.json"
     truth.write_text(json.dumps({"recorders": {"node": {"events_caught": 4, "person_intervals": 4, "false_alerts": 0, "frame_recall": 1.0, "median_alert_latency_s": 0.2, "storage_saved": 0.7}}}))
-    doc = write_report(store, tmp_path / "report", h264_kbps=1024, truth=truth)
+    doc = write_report(store, tmp_path / "report", ReportConfig(), truth=truth)
     assert doc["total"]["continuous_bytes"] == 30_000 and doc["events"] == 1
     assert set(doc["cameras"]) == {"cam1", "cam2"}
     out = tmp_path / "report"
     html = (out / "report.html").read_text()
-    assert "saved" in html and "Detection quality" in html and "bytes_over_time.png" in html
-    assert (out / "bytes_over_time.png").stat().st_size > 5000 and (out / "events_per_hour.png").stat().st_size > 3000
+    assert "Wi-Fi" in html and "SD card" in html and "Detection quality" in html and "None" not in html
+    assert doc["plots"] == ["savings.png", "break_even.png", "events_over_time.png", "detection.png"]
+    for name in doc["plots"]:
+        assert f"src='{name}'" in html and (out / name).stat().st_size > 5000
     assert len((out / "ledger.csv").read_text().splitlines()) == 3
     assert json.loads((out / "report.json").read_text())["total"] == doc["total"]
 

@@ -25,10 +25,12 @@ def ev(kind, seq, camera="cam1", event_id="1000-cam1", **kw) -> bytes:
     return contract.EventMessage(**fields).to_bytes()
 
 
-def stats(camera="cam1", t=3600.0, cont=1000, clip=100, frames=10) -> bytes:
+def stats(camera="cam1", t=3600.0, cont=1000, clip=100, frames=10, clip_seconds=0.0, energy=None) -> bytes:
     return contract.StatsMessage(
         camera=camera, time=t, frames=frames, motion_frames=1, cnn_frames=1, inferences=1, events=1, queue_bytes=0, dropped_messages=0,
-        ledger=contract.Ledger(frames=frames, seconds=frames / 10, continuous_bytes=cont, clip_bytes=clip, thumbnail_bytes=10, message_bytes=5),
+        ledger=contract.Ledger(frames=frames, seconds=frames / 10, continuous_bytes=cont, clip_bytes=clip, thumbnail_bytes=10, message_bytes=5,
+                               clip_seconds=clip_seconds, motion_seconds=clip_seconds * 2),
+        energy=energy,
     ).to_bytes()
 
 
@@ -212,3 +214,16 @@ def test_a_message_that_can_never_be_stored_is_kept_aside_raw_and_bounded(ingest
         ingest.handle("smartcam/cam1/events", b"{bad %d" % i, received_at=100.0 + i)
     letters = store.dead_letters()
     assert len(letters) == DEAD_LETTERS_KEPT and letters[0]["payload"] == b"{bad %d" % (DEAD_LETTERS_KEPT + 4)  # newest first
+
+
+def test_a_store_made_before_a_ledger_field_existed_gains_its_column_and_keeps_its_hours(dsn):
+    store = Store(dsn)
+    store.add_stats(contract.StatsMessage(camera="cam", time=0, frames=10, motion_frames=0, cnn_frames=0, inferences=0, events=0,
+                                          queue_bytes=0, dropped_messages=0, ledger=contract.Ledger(frames=10, seconds=1.0)), 3600.0)
+    with store.transaction():
+        store._execute("ALTER TABLE ledger DROP COLUMN motion_seconds")  # what an older gateway created
+    store.close()
+    reopened = Store(dsn)
+    [row] = reopened.ledger()
+    assert row["frames"] == 10 and row["motion_seconds"] == 0
+    reopened.close()
