@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -30,11 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _demo(args: argparse.Namespace) -> int:
     from smartcam.demo import run_demo
 
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # unwind like Ctrl-C: the gateway and the broker are stopped
     try:
         summary = run_demo(args.data, args.out)
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: gateway and broker stopped", file=sys.stderr)
+        return 130
     t = summary["total"]
     print(f"\nbroker {summary['broker']}; events sent by the nodes {summary['events_sent']}, stored by the gateway {summary['events_stored']}")
     for camera, metrics in summary["truth"].items():
@@ -50,6 +55,10 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"next: smartcam gateway report --dsn sqlite:///{summary['store']} --out runs/report   (the same store, again)\n"
           f"      smartcam gateway run --config configs/gateway.local.yaml   (a gateway on a local broker, with its page)")
     return 0
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -128,31 +128,31 @@ def run_demo(data_root: Path, out_dir: Path, prefer_mosquitto: bool = True) -> d
         )
         daemon = GatewayDaemon(cfg)
         daemon.start()
-        if not daemon.wait_connected(20):
-            raise RuntimeError(f"the gateway could not connect to the embedded broker at {url}")
-        seconds["broker_and_gateway"] = time.perf_counter() - mark
-        mark = time.perf_counter()
-        logger.info("[3/4] nodes: %d simulated ESP32-CAM nodes (motion -> int8 person CNN in TFLM -> events, clips on their card, "
-                    "alerts and thumbnails over MQTT); two reference recorders score the same frames: motion-only and the oracle",
-                    len(cameras))
-        truth = {}
-        nodes = {}
-        for camera, video, gt in cameras:
-            node_cfg = NodeConfig(camera_id=camera, mqtt={"stats_every": 10.0})
-            report = simulate(node_cfg, str(video), out_dir / "nodes" / camera, gt=gt, broker=url)
-            truth[camera] = report["metrics"]
-            nodes[camera] = {"events": report["events"], "mqtt": report.get("mqtt")}
-        daemon.idle(quiet=1.0, timeout=60)
-        seconds["nodes"] = time.perf_counter() - mark
-        mark = time.perf_counter()
-        logger.info("[4/4] report: the three savings from the gateway's store, next to each node's detection quality")
-        truth_path = out_dir / "truth.json"
-        truth_path.write_text(json.dumps(truth, indent=2))
-        doc = write_report(daemon.store, out_dir / "report", cfg.report, truth=truth_path)
-        stored_events = daemon.store.count_events()
-        rejected = sum(daemon.metrics()["rejected"].values())
-        daemon.stop()
-        seconds["report"] = time.perf_counter() - mark
+        try:  # on Ctrl-C / SIGTERM too (the CLI turns SIGTERM into SystemExit): the gateway says 'stopped', the broker stops
+            if not daemon.wait_connected(20):
+                raise RuntimeError(f"the gateway could not connect to the embedded broker at {url}")
+            seconds["broker_and_gateway"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            logger.info("[3/4] nodes: %d simulated ESP32-CAM nodes (motion -> int8 person CNN in TFLM -> events, clips on their card, "
+                        "alerts and thumbnails over MQTT); two reference recorders score the same frames: motion-only and the oracle",
+                        len(cameras))
+            truth, nodes = {}, {}
+            for camera, video, gt in cameras:
+                node_cfg = NodeConfig(camera_id=camera, mqtt={"stats_every": 10.0})
+                report = simulate(node_cfg, str(video), out_dir / "nodes" / camera, gt=gt, broker=url)
+                truth[camera] = report["metrics"]
+                nodes[camera] = {"events": report["events"], "mqtt": report.get("mqtt")}
+            daemon.idle(quiet=1.0, timeout=60)
+            seconds["nodes"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            logger.info("[4/4] report: the three savings from the gateway's store, next to each node's detection quality")
+            truth_path = out_dir / "truth.json"
+            truth_path.write_text(json.dumps(truth, indent=2))
+            doc = write_report(daemon.store, out_dir / "report", cfg.report, truth=truth_path)
+            stored_events, rejected = daemon.store.count_events(), sum(daemon.metrics()["rejected"].values())
+            seconds["report"] = time.perf_counter() - mark
+        finally:
+            daemon.stop()
     seconds["total"] = time.perf_counter() - started
     return {"broker": url, "report": out_dir / "report" / "report.html", "store": db, "total": doc["total"],
             "events_stored": stored_events, "events_sent": sum(n["events"] for n in nodes.values()), "rejected": rejected,

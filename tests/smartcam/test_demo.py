@@ -72,3 +72,29 @@ def _running(pid: int) -> bool:
             return "State:\tZ" not in f.read()
     except FileNotFoundError:
         return False
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_terminated_demo_stops_its_broker_and_gateway_and_leaves_no_process(tmp_path, sig):
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    demo = subprocess.Popen([sys.executable, "-m", "smartcam", "demo", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "d")],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for line in demo.stderr:  # wait until the broker and the gateway run
+            if "[3/4]" in line:
+                break
+        children = psutil.Process(demo.pid).children(recursive=True)
+        demo.send_signal(getattr(signal, sig))
+        assert demo.wait(30) == 130
+        rest = demo.stderr.read()
+        assert "gateway and broker stopped" in rest and "Traceback" not in rest
+        _, alive = psutil.wait_procs(children, timeout=10)
+        assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+    finally:
+        if demo.poll() is None:
+            demo.kill()
