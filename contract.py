@@ -304,6 +304,16 @@ class EnergyEstimate(_Message):
     streaming_battery_days: float = Field(ge=0, le=1e6, description="Days on the same battery for a node streaming every frame as MJPEG over Wi-Fi.")
 
 
+class CardUse(_Message):
+    """The node's SD card: what its filesystem uses, the cap clips are kept under, and what retention removed."""
+
+    used_bytes: int = Field(ge=0, le=MAX_COUNT)
+    total_bytes: int = Field(ge=0, le=MAX_COUNT)
+    limit_bytes: int = Field(ge=0, le=MAX_COUNT, description="recorder.card_max_share of the card: the oldest clips go to stay under it.")
+    clips: int = Field(ge=0, le=MAX_COUNT, description="Finished clips on the card.")
+    clips_deleted: int = Field(ge=0, le=MAX_COUNT, description="Clips deleted to stay under the limit since boot.")
+
+
 class StatsMessage(_Message):
     """Periodic node health and counters."""
 
@@ -318,6 +328,7 @@ class StatsMessage(_Message):
     dropped_messages: int = Field(ge=0, le=MAX_COUNT)
     ledger: Ledger
     energy: EnergyEstimate | None = None
+    card: CardUse | None = None
     budget: dict[str, Annotated[float, Field(ge=-1e12, le=1e12)]] = Field(default_factory=dict, max_length=64)
 
 

@@ -153,6 +153,7 @@ class RecorderConfig(StrictModel):
     thumbnail_size: int = Field(160, ge=32, le=640, description="Longest side of the thumbnail JPEG.")
     thumbnail_quality: int = Field(70, ge=10, le=100, description="libjpeg quality of the thumbnail.")
     min_free_bytes: int = Field(1_000_000, ge=0, description="Stop writing clips when the SD card has less free space.")
+    card_max_share: float = Field(0.9, gt=0, le=1, description="Keep the SD card's filesystem below this share of its size: before each clip frame is written, the oldest finished clips are deleted (never the open event's); a clip that alone would pass it is ended early.")
 
 
 class MqttConfig(BrokerConfig):

@@ -367,9 +367,9 @@ class Node:
             camera=self.cfg.camera_id, time=ts, frames=self.frames, motion_frames=self.motion_frames,
             cnn_frames=self.cnn_frames, inferences=self.person.inferences, events=self.event_count,
             queue_bytes=self.publisher.spool.bytes, dropped_messages=self.publisher.spool.dropped,
-            ledger=self.recorder.ledger, energy=energy_estimate(energy_report(self.cfg.energy, self._usage(), self.cfg.energy.motion_ms_per_frame)),
+            ledger=self.recorder.ledger, card=self.recorder.retention.use(), energy=energy_estimate(energy_report(self.cfg.energy, self._usage(), self.cfg.energy.motion_ms_per_frame)),
         )
-        self.publisher.publish(contract.TopicKind.STATS, stats.to_bytes(), contract.QOS_STATS)
+        self._publish(contract.TopicKind.STATS, stats.to_bytes(), contract.QOS_STATS)  # counted: the next stats' ledger holds it
 
     # -- report ----------------------------------------------------------
     def report(self) -> dict:
@@ -391,7 +391,8 @@ class Node:
             "candidates_remembered_as_rejected": self.person.remembered,
             "events": self.event_count,
             "interrupted_events": self.interrupted_events,
-            "clip_errors": self.recorder.errors,
+            "clip_errors": list(self.recorder.errors),
+            "card": self.recorder.retention.use().model_dump(),
             "decodes": {f"1/{k}": v for k, v in sorted(self.sensor.counters.decodes.items())},
             "decoded_pixels": {f"1/{k}": v for k, v in sorted(self.sensor.counters.pixels.items())},
             "budget": budget_report(self.cfg.budget, usage, self.per_second),

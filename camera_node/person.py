@@ -9,7 +9,11 @@ while the region still differs from the empty background saved when the
 person arrived at the spot (not when last seen moving there: by then the motion
 stage may have begun to learn a person who stopped as background). A track left on a person-like background when
 the person walked off therefore dies instead of keeping the event open
-forever, and the motion stage's background keeps learning everywhere.
+forever, and the motion stage's background keeps learning everywhere. Nor is a spot re-checked once it
+no longer looks as the person did when last seen moving and shows what the motion stage has settled on
+as background (a person-like poster someone walked past: the background saved on arrival may hold part of
+them, so only this tells the spot is empty); someone sitting still, learnt into that background, still
+looks as they did and is re-checked.
 
 Moving things the CNN confidently rejected (a passing car) are remembered
 too: a proposal lying mostly where one of them was last seen or where its
@@ -174,6 +178,11 @@ class PersonStage:
                 track.last_checked_frame = frame_index  # the spot looks empty again: nobody to classify there
                 continue
             unchanged = track.appearance is None or differs(track.box, track.appearance) < APPEARANCE_CHANGE
+            if not unchanged and differs(track.box, snapshot(track.box)) < self.cfg.recheck_foreground:
+                # no longer the person's look, and what the spot shows now is the scene's settled background (a
+                # person-like poster they walked past, say): they left; a sitter learnt in still looks as they did
+                track.last_checked_frame = frame_index
+                continue
             candidates.append((track.box, track, unchanged))
         allowed = min(self.cfg.max_inferences_per_frame, budget_left)
         self.skipped += max(0, len(candidates) - allowed)

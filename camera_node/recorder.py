@@ -21,10 +21,14 @@ import numpy as np
 
 import contract
 from camera_node.avi import MjpegAviWriter, avi_size, chunk_bytes
+from camera_node.card import ClipRetention
 from camera_node.config import RecorderConfig
 from models.inference.preprocess import Box
 
 logger = logging.getLogger(__name__)
+
+#: Clip errors kept for the report (bounded: a full card on a long run would add one per event).
+MAX_ERRORS_KEPT = 64
 
 
 @dataclass
@@ -78,8 +82,9 @@ class Recorder:
         self.max_jpeg_bytes = 0
         self.sd_bytes_written = 0
         self.clip: _OpenClip | None = None
+        self.retention = ClipRetention(self.clips_dir, cfg.card_max_share)
         self._tally = _Tally()
-        self.errors: list[str] = []
+        self.errors: deque[str] = deque(maxlen=MAX_ERRORS_KEPT)
 
     @property
     def ledger(self) -> contract.Ledger:
@@ -114,8 +119,8 @@ class Recorder:
         if self.clip is not None:
             if self.clip.close_after is not None and ts > self.clip.close_after:
                 done.append(self._finish())
-            else:
-                self._write(index, ts, jpeg)
+            elif (cut := self._write(index, ts, jpeg)) is not None:
+                done.append(cut)
         return done
 
     # -- events ---------------------------------------------------------
@@ -135,7 +140,9 @@ class Recorder:
             return done
         self.clip = _OpenClip(event_id, writer, frames[0][0] if frames else -1)
         for index, ts, jpeg in frames:
-            self._write(index, ts, jpeg)
+            if (cut := self._write(index, ts, jpeg)) is not None:
+                done.append(cut)
+                break
         return done
 
     def end(self, event_id: str, last_seen: float) -> list[ClipInfo]:
@@ -173,19 +180,25 @@ class Recorder:
         return data
 
     # -- internals ------------------------------------------------------
-    def _write(self, index: int, ts: float, jpeg: bytes) -> None:
+    def _write(self, index: int, ts: float, jpeg: bytes) -> ClipInfo | None:
+        """Append a frame to the open clip; returns the clip if the card's cap made it end here."""
         clip = self.clip
         if clip.frames and index <= clip.frames[-1][0]:
-            return
+            return None
+        if not self.retention.make_room(chunk_bytes(len(jpeg))):
+            self._note(f"clip for {clip.event_id} ended early: the card is at its cap ({self.cfg.card_max_share:.0%}) "
+                       "with no older clip left to delete")
+            return self._finish()
         try:
             clip.writer.write(jpeg)
         except OSError as exc:
             self._error(clip.event_id, exc)
             clip.writer.abort()
             self.clip = None
-            return
+            return None
         self.sd_bytes_written += chunk_bytes(len(jpeg))
         clip.frames.append((index, ts))
+        return None
 
     def _finish(self) -> ClipInfo:
         clip, self.clip = self.clip, None
@@ -200,10 +213,13 @@ class Recorder:
             return ClipInfo(clip.event_id, None, None, None, 0, str(exc))
         self._tally.clip_bytes += size
         self._tally.clip_frames += keep
+        self.retention.add(clip.writer.path)
         kept = clip.frames[:keep]
         return ClipInfo(clip.event_id, clip.writer.path, kept[0][0] if kept else None, kept[-1][0] if kept else None, size)
 
     def _error(self, event_id: str, exc: OSError) -> None:
-        message = f"clip for {event_id} not recorded: {exc}"
+        self._note(f"clip for {event_id} not recorded: {exc}")
+
+    def _note(self, message: str) -> None:
         logger.error("%s", message)
         self.errors.append(message)

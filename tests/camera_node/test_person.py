@@ -251,3 +251,27 @@ def test_a_rejected_car_driving_in_fast_is_still_that_car():
         return from_border(i, size=30 * 1.75**i)
 
     assert cnn_runs(s, range(4), driving_in) == [1, 0, 0, 1]  # not on every frame: once per regrowth interval
+
+
+def test_a_spot_that_no_longer_looks_like_the_person_and_has_settled_into_the_background_is_let_go():
+    """A person walks past a person-like poster and leaves; the background saved when they arrived held some of
+    them, so the spot still differs from it, and the poster scores as a person. What shows the spot is empty:
+    it no longer looks like the person, and the motion stage's background has settled on what it shows now."""
+    def stage_with_track():
+        s = stage(threshold=0.0, recheck_every=1, track_ttl=0.25)  # threshold 0: the poster scores as a person
+        s.tracks = [person_track(Box(100, 100, 40, 100), "arrival background")]
+        s.tracks[0].appearance = "the person"
+        return s
+
+    def recheck(s, i, person_still_there):
+        def differs(box, saved):
+            if saved == "the person":
+                return 0.0 if person_still_there else 0.9
+            return 0.9 if saved == "arrival background" else 0.0  # the settled background: the poster, or a sitter learnt in
+        return s.process(i, i / 10, [], lambda: GRAY, 10, lambda box: "settled background", differs)
+
+    left = stage_with_track()
+    assert [d for i in range(1, 10) for d in recheck(left, i, person_still_there=False)] == []
+    assert left.tracks == [] and left.inferences == 0  # let go without the CNN
+    sitting = stage_with_track()  # learnt into the settled background, but still looking as when last seen moving
+    assert all(d.person for i in range(1, 10) for d in recheck(sitting, i, person_still_there=True)) and sitting.tracks

@@ -80,6 +80,7 @@ def tiny_disk(tmp_path):
 
 def test_a_really_full_sd_card_loses_the_clip_not_the_node(tiny_disk):
     rec = Recorder(RecorderConfig(pre_roll=0.0, post_roll=0.0, min_free_bytes=0), tiny_disk, FPS, 64, 48, lookback=0.0)
+    rec.retention.max_share = 1.5  # a cap above the card: only the filesystem says no (ENOSPC mid-clip)
     noisy = [cv2.imencode(".jpg", np.random.default_rng(i).integers(0, 255, (48, 64, 3), dtype=np.uint8))[1].tobytes() for i in range(40)]
     rec.push(0, 0.0, noisy[0])
     rec.start("ev1", 0.0)
@@ -94,3 +95,41 @@ def test_a_really_full_sd_card_loses_the_clip_not_the_node(tiny_disk):
         rec.push(i, i / FPS, small)
     clips = rec.end("ev2", 44 / FPS) + rec.flush()
     assert [c.event_id for c in clips if c.path is not None] == ["ev2"] and clips[-1].path.stat().st_size > 0
+
+
+def test_over_a_long_run_the_card_stays_under_its_cap_oldest_clips_going_first(tmp_path):
+    """A real 1 MiB filesystem, 60 events of 2-4 s: the card never passes 80%, the open clip is never the one
+    deleted, the oldest go first, and the stats say so."""
+    with tmpfs(tmp_path / "sd", "1m") as card:
+        rec = Recorder(RecorderConfig(pre_roll=0.5, post_roll=0.5, min_free_bytes=0, card_max_share=0.8), card, FPS, 64, 48, lookback=0.0)
+        frames = [cv2.imencode(".jpg", np.random.default_rng(i).integers(0, 255, (48, 64, 3), dtype=np.uint8))[1].tobytes() for i in range(50)]
+        finished, i = [], 0
+        for event in range(60):
+            rec.start(f"ev{event:02d}", i / FPS)
+            for _ in range(20 + 10 * (event % 3)):
+                finished += rec.push(i, i / FPS, frames[i % 50])
+                i += 1
+                use = rec.retention.use()
+                assert use.used_bytes <= use.limit_bytes, f"frame {i}"
+                assert (card / f"ev{event:02d}.avi").exists()  # the open clip is never deleted
+            finished += rec.end(f"ev{event:02d}", i / FPS) + rec.push(i, i / FPS, frames[0]) + rec.flush()
+            i += 1
+        kept = sorted(p.stem for p in card.glob("*.avi"))
+        assert kept == [f"ev{e:02d}" for e in range(60 - len(kept), 60)]  # the newest clips, every one of them whole
+        assert rec.retention.use().clips_deleted == 60 - len(kept) > 30 and not rec.errors
+        assert all(c.path is not None for c in finished)
+
+
+def test_a_clip_that_alone_would_pass_the_cap_ends_early_and_is_kept(tmp_path):
+    with tmpfs(tmp_path / "sd", "256k") as card:
+        rec = Recorder(RecorderConfig(pre_roll=0.0, post_roll=0.0, min_free_bytes=0, card_max_share=0.5), card, FPS, 64, 48, lookback=0.0)
+        noisy = cv2.imencode(".jpg", np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8))[1].tobytes()
+        rec.start("long", 0.0)
+        done = []
+        for i in range(200):  # far more than half the card
+            done += rec.push(i, i / FPS, noisy)
+        assert [c.event_id for c in done] == ["long"] and done[0].path.exists() and done[0].last_frame < 199
+        assert rec.clip is None and "ended early" in rec.errors[0]
+        use = rec.retention.use()
+        assert use.used_bytes <= use.limit_bytes
+        assert read_video(done[0].path)[0]  # a valid clip with what fitted

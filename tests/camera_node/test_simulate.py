@@ -1,10 +1,12 @@
 """`smartcam node simulate`: outputs, references, MQTT, and the issue's acceptance figures on real footage."""
 import json
+import uuid
 
 import cv2
 import numpy as np
 import pytest
 
+import contract
 from camera_node.config import NodeConfig
 from camera_node.scenario import build_scenario, presence_only_truth
 from camera_node.simulate import simulate
@@ -121,3 +123,17 @@ def test_a_model_that_does_not_fit_the_mcu_is_refused(tmp_path):
     cfg = NodeConfig(budget={"sram_reserved_bytes": 520 * 1024 - 1024})  # leave 1 KB of SRAM for the arena
     with pytest.raises(BudgetError, match="arena"):
         Node(cfg, tmp_path, 10.0)
+
+
+def test_the_stats_the_node_sends_count_in_its_wifi_ledger(tmp_path, moving_video, broker_url):
+    camera = f"statsbytes{uuid.uuid4().hex[:6]}"
+    collector = Collector(broker_url, f"smartcam/{camera}/stats")
+    cfg = NodeConfig(camera_id=camera, mqtt={"stats_every": 0.5})
+    report = simulate(cfg, str(moving_video), tmp_path, broker=broker_url, progress=False)
+    assert collector.wait_for(lambda msgs: len(msgs) >= 2)
+    topic, first, _ = collector.messages[0]
+    later = contract.StatsMessage.model_validate_json(collector.messages[1][1])
+    assert later.ledger.message_bytes >= len(topic) + len(first)  # the first stats message is in the second's ledger
+    assert report["ledger"]["message_bytes"] >= sum(len(t) + len(p) for t, p, _ in collector.messages)
+    assert later.energy is not None and later.energy.battery_days > later.energy.streaming_battery_days
+    assert later.card is not None and 0 < later.card.used_bytes <= later.card.limit_bytes < later.card.total_bytes
