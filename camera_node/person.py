@@ -162,9 +162,9 @@ class PersonStage:
         ``differs(box, saved)`` is the share of the box that now differs from
         it: a track is re-checked (the CNN run) only above ``recheck_foreground``.
         ``look(box)`` saves what the box shows now (the person when last seen
-        moving): a re-check scored below the threshold counts only while the
-        box still looks like that (someone sitting still), not once it changed
-        (they left and the spot's new look scores person-like by chance).
+        moving): a re-check counts only while the box still looks like that
+        (someone sitting still), not once it changed (they left, and the spot's
+        new look can score person-like, even at the threshold).
         """
         self._expire(timestamp)
         unremembered, followed = self._unremembered(proposals, timestamp)

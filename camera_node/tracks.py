@@ -11,10 +11,12 @@ decides nothing, as in Frigate's ``min_score``/``threshold`` pair:
 * a confirmed track **stays a person** while that median stays at or above
   ``min_score`` (hysteresis: someone sitting still scores lower than someone
   walking, but keeps scoring) and it keeps moving plausibly;
-* its **last positive** is the last score at or above ``min_score`` — for a
-  re-check of a box that no longer looks as the person did when last seen
-  moving (they left; the spot scores person-like by chance), only at the
-  threshold; the person stage lets it go ``track_ttl`` after that.
+* its **last positive** is the last score at or above ``min_score`` on a
+  moving region or on a re-check of a box that still looks as the person did
+  when last seen moving; a re-check of a box whose look changed without any
+  motion there is never evidence, however it scores (they left, and an empty
+  spot can score at the threshold); the person stage lets the track go
+  ``track_ttl`` after its last positive.
 """
 from __future__ import annotations
 
@@ -76,11 +78,11 @@ class Track:
         """Add one classification: on a motion region that matched (``box`` given, the track moves there)
         or a re-check of the box where it stands (``box`` None; ``unchanged``: the box still looks as when the
         person was last seen moving). Judge the evidence; return whether this score counted for the track
-        (at least ``min_score``; a re-check of a changed box only at the threshold)."""
+        (at least ``min_score``; a re-check of a changed box never)."""
         self.scores.append(score)
         if box is not None:
             self.last_moved = timestamp
-        positive = score >= (rules.min_score if box is not None or unchanged else rules.threshold)
+        positive = (box is not None or unchanged) and score >= rules.min_score  # a changed look without motion: gone
         if positive:
             self.last_positive = timestamp
             if box is not None:  # a region the CNN doubts (a stray part, a passer-by) does not move the track

@@ -275,3 +275,16 @@ def test_a_spot_that_no_longer_looks_like_the_person_and_has_settled_into_the_ba
     assert left.tracks == [] and left.inferences == 0  # let go without the CNN
     sitting = stage_with_track()  # learnt into the settled background, but still looking as when last seen moving
     assert all(d.person for i in range(1, 10) for d in recheck(sitting, i, person_still_there=True)) and sitting.tracks
+
+
+def test_re_checks_of_a_spot_that_no_longer_looks_like_the_person_do_not_keep_the_track_however_they_score():
+    """Someone stood still for a while (learnt into the motion stage's background), then walked off: the backgrounds
+    still differ from the empty spot, and an empty spot can score at the threshold. A look that changed without
+    motion is the person gone; re-checks of it are not evidence."""
+    s = stage(threshold=0.0, recheck_every=1, track_ttl=0.25)  # threshold 0: the empty spot scores as a person
+    s.tracks = [person_track(Box(100, 100, 40, 100), "background with the person learnt in")]
+    s.tracks[0].appearance = "the person"
+    dets = [d for i in range(1, 10) for d in s.process(i, i / 10, [], lambda: GRAY, 10, lambda box: "learnt background",
+                                                       lambda box, saved: 0.9)]
+    assert dets and not any(d.person for d in dets) and s.tracks == []
+
