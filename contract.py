@@ -46,6 +46,13 @@ QOS_THUMBNAIL = 1
 QOS_AVAILABILITY = 1
 QOS_STATS = 0
 QOS_CONFIG = 1
+QOS_CLIP = 1
+#: A clip travels in chunks of this many bytes (the last one shorter): one chunk is what an ESP32 reads from the
+#: card and holds in RAM at a time, and what an alert waits behind at most.
+CLIP_CHUNK_BYTES = 16 * 1024
+#: Largest clip a gateway accepts (a 60 s event of 640x480 MJPEG at 10 fps is about 25 MB).
+MAX_CLIP_BYTES = 256 * 1024 * 1024
+MAX_CLIP_CHUNKS = MAX_CLIP_BYTES // CLIP_CHUNK_BYTES
 
 
 class Availability(str, Enum):
@@ -60,35 +67,49 @@ class TopicKind(str, Enum):
     THUMBNAIL = "thumbnail"
     STATS = "stats"
     CONFIG_SET = "config/set"
+    CLIP_REQUEST = "clip/request"  # gateway -> node: send (parts of) an event's clip
+    CLIP_MANIFEST = "clip/manifest"  # node -> gateway: <prefix>/<camera>/clip/<event id>/manifest
+    CLIP_CHUNK = "clip/chunk"  # node -> gateway: <prefix>/<camera>/clip/<event id>/<chunk index>, raw bytes
 
 
 @dataclass(frozen=True)
 class Topic:
-    """A parsed topic: which camera, what kind, and the event id for thumbnails."""
+    """A parsed topic: which camera, what kind, the event id for thumbnails and clips, the chunk index for chunks."""
 
     camera: str
     kind: TopicKind
     event_id: str | None = None
+    chunk: int | None = None
 
 
 class ContractError(ValueError):
     """A topic or payload that does not follow the contract."""
 
 
-def topic(prefix: str, camera: str, kind: TopicKind, event_id: str | None = None) -> str:
+def topic(prefix: str, camera: str, kind: TopicKind, event_id: str | None = None, chunk: int | None = None) -> str:
     """Build a topic; validates the ids it embeds."""
     if not CAMERA_ID.fullmatch(camera):
         raise ContractError(f"invalid camera id {camera!r}")
-    if kind is TopicKind.THUMBNAIL:
+    if kind in (TopicKind.THUMBNAIL, TopicKind.CLIP_MANIFEST, TopicKind.CLIP_CHUNK):
         if event_id is None or not EVENT_ID.fullmatch(event_id):
             raise ContractError(f"invalid event id {event_id!r}")
-        return f"{prefix}/{camera}/thumbnail/{event_id}"
+        if kind is TopicKind.THUMBNAIL:
+            return f"{prefix}/{camera}/thumbnail/{event_id}"
+        if kind is TopicKind.CLIP_MANIFEST:
+            return f"{prefix}/{camera}/clip/{event_id}/manifest"
+        if chunk is None or not 0 <= chunk < MAX_CLIP_CHUNKS:
+            raise ContractError(f"invalid chunk index {chunk!r}")
+        return f"{prefix}/{camera}/clip/{event_id}/{chunk}"
     return f"{prefix}/{camera}/{kind.value}"
 
 
 def subscription(prefix: str, kind: TopicKind) -> str:
-    """Wildcard subscription for ``kind`` on every camera."""
-    return f"{prefix}/+/thumbnail/+" if kind is TopicKind.THUMBNAIL else f"{prefix}/+/{kind.value}"
+    """Wildcard subscription for ``kind`` on every camera (manifests and chunks share one: ``clip/+/+``)."""
+    if kind is TopicKind.THUMBNAIL:
+        return f"{prefix}/+/thumbnail/+"
+    if kind in (TopicKind.CLIP_MANIFEST, TopicKind.CLIP_CHUNK):
+        return f"{prefix}/+/clip/+/+"
+    return f"{prefix}/+/{kind.value}"
 
 
 def parse_topic(prefix: str, name: str) -> Topic:
@@ -105,8 +126,16 @@ def parse_topic(prefix: str, name: str) -> Topic:
         if not EVENT_ID.fullmatch(parts[2]):
             raise ContractError(f"invalid event id {parts[2]!r} in topic")
         return Topic(camera, TopicKind.THUMBNAIL, parts[2])
+    if len(parts) == 4 and parts[1] == "clip":
+        if not EVENT_ID.fullmatch(parts[2]):
+            raise ContractError(f"invalid event id {parts[2]!r} in topic")
+        if parts[3] == "manifest":
+            return Topic(camera, TopicKind.CLIP_MANIFEST, parts[2])
+        if not (parts[3].isdigit() and len(parts[3]) <= 6 and int(parts[3]) < MAX_CLIP_CHUNKS):
+            raise ContractError(f"invalid chunk index {parts[3]!r} in topic")
+        return Topic(camera, TopicKind.CLIP_CHUNK, parts[2], int(parts[3]))
     for kind in TopicKind:
-        if kind is not TopicKind.THUMBNAIL and rest == kind.value:
+        if kind not in (TopicKind.THUMBNAIL, TopicKind.CLIP_MANIFEST, TopicKind.CLIP_CHUNK) and rest == kind.value:
             return Topic(camera, kind)
     raise ContractError(f"unknown topic kind {rest!r}")
 
@@ -302,6 +331,29 @@ class EnergyEstimate(_Message):
     average_ma: float = Field(ge=0, le=1e5, description="Average current of the event-triggered node (mA).")
     battery_days: float = Field(ge=0, le=1e6, description="Days on the configured battery at that current.")
     streaming_battery_days: float = Field(ge=0, le=1e6, description="Days on the same battery for a node streaming every frame as MJPEG over Wi-Fi.")
+
+
+class ClipRequest(_Message):
+    """Gateway -> node: send this event's clip. ``chunks`` None: the manifest and every chunk; a list: only those
+    (resuming after a broker drop or a node reboot); empty: the manifest only."""
+
+    event_id: str = Field(pattern=EVENT_ID.pattern)
+    chunks: list[Annotated[int, Field(ge=0, lt=MAX_CLIP_CHUNKS)]] | None = Field(None, max_length=4096)
+
+
+class ClipManifest(_Message):
+    """Node -> gateway, before the chunks: what the clip is, so the gateway can check every chunk and the whole."""
+
+    event_id: str = Field(pattern=EVENT_ID.pattern)
+    available: bool = Field(description="False: the node has no such clip (never recorded, or deleted to keep its card under the cap).")
+    bytes: int = Field(0, ge=0, le=MAX_CLIP_BYTES)
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    chunk_bytes: int = Field(CLIP_CHUNK_BYTES, ge=1024, le=CLIP_CHUNK_BYTES)
+    reason: str | None = Field(None, max_length=200)
+
+    @property
+    def chunks(self) -> int:
+        return -(-self.bytes // self.chunk_bytes)
 
 
 class CardUse(_Message):

@@ -163,6 +163,7 @@ class MqttConfig(BrokerConfig):
     queue_dir: Path | None = Field(None, description="Store-and-forward queue folder (default: <out>/queue).")
     queue_max_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Queue cap in bytes of the card (each message file takes whole allocation units: 4-64 KB FAT clusters on an SD card); the oldest messages are dropped (and counted) beyond it.")
     stats_every: float = Field(30.0, gt=0, description="Seconds between stats messages.")
+    clip_rate_bytes_per_s: float = Field(256 * 1024, gt=0, description="Pace of a clip the gateway asked for (chunks of 16 KiB, each after the last was acknowledged): 2 Mbit/s leaves an ESP32's ~4 Mbit/s uplink room for alerts, which wait behind one chunk at most.")
 
 
 class EnergyConfig(StrictModel):

@@ -27,6 +27,7 @@ from camera_node.budget import (
     energy_report,
     inferences_per_second,
 )
+from camera_node.clip_server import ClipServer
 from camera_node.config import NodeConfig
 from camera_node.crop_dump import CropDump
 from camera_node.events import Event, EventChange, EventStateMachine
@@ -117,6 +118,12 @@ class Node:
         self.events = EventStateMachine(cfg.events, cfg.camera_id, s.width, s.height)
         lookback = cfg.events.start_n / fps
         self.recorder = Recorder(cfg.recorder, self.out_dir / "clips", fps, s.width, s.height, lookback)
+        self.clips: ClipServer | None = None  # clips on demand, over the publisher's connection
+        if publisher is not None:
+            self.clips = ClipServer(self.recorder.clips_dir, publisher.send_now, cfg.mqtt.clip_rate_bytes_per_s,
+                                    lambda: self.recorder.clip.event_id if self.recorder.clip is not None else None)
+            publisher.on_clip_request = self.clips.request
+            self.clips.start()
         self.analysis_fps = min(fps, cfg.motion.analysis_fps or fps)
         self.per_second = cfg.budget.max_inferences_per_second or inferences_per_second(
             self.macs, cfg.energy.motion_ms_per_frame, self.analysis_fps)

@@ -36,17 +36,19 @@ class Publisher:
         password: str | None = None,
         on_config: Callable[[contract.ConfigSetMessage], None] | None = None,
         tls: contract.TlsFiles | None = None,
+        on_clip_request: Callable[[contract.ClipRequest], None] | None = None,
     ) -> None:
         """``password`` logs in as the URL's user, else as the camera id (what a per-camera ACL
         expects); ``tls`` (or an ``mqtts://`` URL) encrypts the connection."""
         self.prefix, self.camera_id, self.spool = prefix, camera_id, spool
         self.on_config = on_config
+        self.on_clip_request = on_clip_request
         address = contract.parse_broker_url(url)
         self._connected = threading.Event()
         self._wake = threading.Condition()
         self._stopping = False
         self.delivered = 0
-        self.rejected = 0  # config/set messages that failed validation
+        self.rejected = 0  # config/set and clip/request messages that failed validation
         self.delivery_errors = 0  # unexpected errors the delivery worker survived
         # The spooled message handed to paho and not yet acknowledged: a late PUBACK is waited for, never
         # answered with a second copy (duplicates would pile up at the broker).
@@ -63,8 +65,8 @@ class Publisher:
         self.client.connect_async(address.host, address.port, keepalive)
         self._worker = threading.Thread(target=self._drain, name=f"publisher-{camera_id}", daemon=True)
 
-    def _topic(self, kind: contract.TopicKind, event_id: str | None = None) -> str:
-        return contract.topic(self.prefix, self.camera_id, kind, event_id)
+    def _topic(self, kind: contract.TopicKind, event_id: str | None = None, chunk: int | None = None) -> str:
+        return contract.topic(self.prefix, self.camera_id, kind, event_id, chunk)
 
     def start(self) -> None:
         """Connect and deliver. Availability left in the queue by the last boot is stale: ``online`` is sent
@@ -91,6 +93,19 @@ class Publisher:
             self._wake.notify()
         return len(name) + len(payload)
 
+    def send_now(self, kind: contract.TopicKind, payload: bytes, event_id: str, chunk: int | None = None,
+                 timeout: float = 10.0) -> bool:
+        """Publish with QoS 1 past the spool (a clip's manifest and chunks: the clip is on the card already) and
+        wait for the PUBACK; False if not connected or not acknowledged in ``timeout`` seconds."""
+        if not self.connected:
+            return False
+        info = self.client.publish(self._topic(kind, event_id, chunk), payload, qos=contract.QOS_CLIP)
+        try:
+            info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError):
+            return False
+        return info.is_published()
+
     def wait_drained(self, timeout: float) -> bool:
         """Block until the spool is empty (or ``timeout`` seconds)."""
         deadline = time.monotonic() + timeout
@@ -116,7 +131,8 @@ class Publisher:
             logger.error("broker refused the connection: %s", reason_code)
             return
         client.publish(self._topic(contract.TopicKind.AVAILABILITY), contract.Availability.ONLINE.value, qos=contract.QOS_AVAILABILITY, retain=True)
-        client.subscribe(self._topic(contract.TopicKind.CONFIG_SET), qos=contract.QOS_CONFIG)
+        client.subscribe([(self._topic(contract.TopicKind.CONFIG_SET), contract.QOS_CONFIG),
+                          (self._topic(contract.TopicKind.CLIP_REQUEST), contract.QOS_CLIP)])
         self._connected.set()
         logger.info("connected to broker")
         with self._wake:
@@ -128,14 +144,16 @@ class Publisher:
         self._connected.clear()
 
     def _on_message(self, client, userdata, message) -> None:
+        clip = message.topic == self._topic(contract.TopicKind.CLIP_REQUEST)
         try:
-            config = contract.ConfigSetMessage.from_bytes(message.payload)
+            msg = (contract.ClipRequest if clip else contract.ConfigSetMessage).from_bytes(message.payload)
         except contract.ContractError as exc:
             self.rejected += 1
-            logger.warning("ignoring config message: %s", str(exc)[:300])
+            logger.warning("ignoring %s message: %s", "clip request" if clip else "config", str(exc)[:300])
             return
-        if self.on_config:
-            self.on_config(config)
+        handler = self.on_clip_request if clip else self.on_config
+        if handler:
+            handler(msg)
 
     # -- delivery worker ---------------------------------------------------
     def _drain(self) -> None:

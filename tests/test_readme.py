@@ -21,7 +21,7 @@ README = (ROOT / "README.md").read_text()
 def readme_commands() -> list[list[str]]:
     """The command lines of the README's bash blocks (comments and placeholders dropped)."""
     lines = []
-    for block in re.findall(r"```bash\n(.*?)```", README, re.S):
+    for block in re.findall(r"```bash\n(.*?)```", README, re.DOTALL):
         for line in block.splitlines():
             line = line.split("  #")[0].strip()
             if line and not line.startswith("#"):
@@ -46,7 +46,7 @@ def test_each_readme_command_has_help(command, capsys):
 
 @pytest.mark.parametrize("script", BENCH)
 def test_each_readme_benchmark_has_help(script):
-    run = subprocess.run([sys.executable, script, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    run = subprocess.run([sys.executable, script, "--help"], check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "usage:" in run.stdout, run.stderr
 
 

@@ -4,14 +4,12 @@ import json
 import pytest
 
 import contract
-
-from gateway.config import LimitsConfig, RetentionConfig
+from gateway.config import LimitsConfig, ReportConfig, RetentionConfig
 from gateway.ingest import Ingestor
 from gateway.media import MediaStore
-from gateway.config import ReportConfig
 from gateway.report import write_report
-from gateway.savings import day, savings_summary
 from gateway.retention import sweep
+from gateway.savings import day, savings_summary
 from tests.gateway.test_store_ingest import ev, jpeg, stats
 
 DAY = 86400.0
