@@ -14,11 +14,12 @@ from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi_offline import FastAPIOffline
 
 import contract
 from gateway.auth import COOKIE, ApiAuth
+from gateway.clips import ClipFetcher
 from gateway.config import GatewayConfig
 from gateway.media import MediaStore
 from gateway.report import fmt_bytes, fmt_percent, summarise
@@ -28,8 +29,9 @@ CameraId = Path(pattern=contract.CAMERA_ID.pattern, max_length=32)
 EventId = Path(pattern=contract.EVENT_ID.pattern, max_length=64)
 
 
-def create_app(cfg: GatewayConfig, store: Store, media: MediaStore, metrics: Callable[[], dict] | None = None) -> FastAPI:
-    """The API over ``store``; ``metrics`` returns the daemon's ingest counters.
+def create_app(cfg: GatewayConfig, store: Store, media: MediaStore, metrics: Callable[[], dict] | None = None,
+               clips: ClipFetcher | None = None) -> FastAPI:
+    """The API over ``store``; ``metrics`` returns the daemon's ingest counters; ``clips`` fetches event clips.
 
     Raises :class:`yamlconfig.ConfigError` when no token is configured and reads are not explicitly opened."""
     auth = ApiAuth(cfg.api)
@@ -62,6 +64,35 @@ def create_app(cfg: GatewayConfig, store: Store, media: MediaStore, metrics: Cal
         except (OSError, ValueError):
             raise HTTPException(404, "thumbnail file missing") from None
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400, immutable"})
+
+    @api.get("/api/events/{camera}/{event_id}/clip")
+    def clip_status(camera: str = CameraId, event_id: str = EventId) -> dict:
+        """``stored`` (play ``clip.mp4``), ``fetching`` (chunks in / expected), ``unavailable`` (why) or ``none``."""
+        found(store.event(camera, event_id))
+        return clips.status(camera, event_id) if clips is not None else {"state": "none"}
+
+    @api.post("/api/events/{camera}/{event_id}/clip", status_code=202, dependencies=[Depends(auth.write)])
+    def clip_fetch(camera: str = CameraId, event_id: str = EventId) -> dict:
+        """Ask the camera for the event's clip (it stays on its SD card until someone wants it)."""
+        found(store.event(camera, event_id))
+        if clips is None:
+            raise HTTPException(503, "this gateway fetches no clips")
+        clips.fetch(camera, event_id)
+        return clips.status(camera, event_id)
+
+    @api.get("/api/events/{camera}/{event_id}/clip.mp4")
+    def clip_video(camera: str = CameraId, event_id: str = EventId) -> Response:
+        row = found(store.event(camera, event_id))
+        stored = store.thumbnail(row["clip_sha"]) if row.get("clip_sha") else None  # (media rows: thumbnails and clips)
+        if stored is None:
+            raise HTTPException(404, "no clip stored: POST to /clip to fetch it")
+        try:
+            path = media.path(stored["path"])
+        except ValueError:
+            raise HTTPException(404, "clip file missing") from None
+        if not path.exists():
+            raise HTTPException(404, "clip file missing")
+        return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "max-age=86400, immutable"})
 
     @api.delete("/api/events/{camera}/{event_id}", dependencies=[Depends(auth.write)])
     def delete(camera: str = CameraId, event_id: str = EventId) -> dict:

@@ -96,7 +96,7 @@ def api_app(cfg: GatewayConfig, daemon) -> object:
     """The HTTP API over the daemon's store (raises ``ConfigError`` without a token, unless reads are opened)."""
     from gateway.api import create_app
 
-    return create_app(cfg, daemon.store, daemon.media, daemon.metrics)
+    return create_app(cfg, daemon.store, daemon.media, daemon.metrics, daemon.clips)
 
 
 def serve_api(cfg: GatewayConfig, app) -> object:

@@ -54,6 +54,17 @@ class ReportConfig(StrictModel):
     activity_share: float = Field(0.05, gt=0, le=1, description="Stated share of the day with people in view, for the per-day projections (shown next to them, beside the share measured).")
 
 
+class ClipsConfig(StrictModel):
+    """Event clips, fetched from the nodes' SD cards on demand (or automatically), stored as MP4 under the size cap."""
+
+    auto_fetch_cameras: list[str] = Field(default_factory=list, description="Fetch the clip of every event of these cameras once it ends.")
+    auto_fetch_zones: list[str] = Field(default_factory=list, description="Fetch the clip of every event that touched one of these zones once it ends.")
+    parts_dir: Path = Field(Path("runs/gateway/clip-parts"), description="Clips being received (outside media_dir: nothing half-written is ever served).")
+    resume_after: float = Field(10.0, gt=0, description="Seconds without news after which a transfer is resumed: the missing chunks are asked for again.")
+    max_attempts: int = Field(6, ge=1, description="Requests per clip before it is given up as unavailable.")
+    max_transfers: int = Field(8, ge=1, le=256, description="Transfers followed at once (the oldest finished or failed ones are forgotten first).")
+
+
 class ApiConfig(StrictModel):
     """HTTP API and page. Every request needs the token (``Authorization: Bearer <token>``, or the page's login
     cookie) unless ``allow_unauthenticated`` is set; a token that is named but missing stops the gateway."""
@@ -82,6 +93,7 @@ class GatewayConfig(StrictModel):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    clips: ClipsConfig = Field(default_factory=ClipsConfig)
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
 
 

@@ -23,6 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 import contract
+from gateway.clips import ClipFetcher
 from gateway.config import GatewayConfig
 from gateway.homeassistant import OCCUPIED, VACANT, discovery_messages, gateway_topic
 from gateway.ingest import Ingestor
@@ -33,7 +34,8 @@ from gateway.store import Store
 
 logger = logging.getLogger(__name__)
 
-KINDS = (contract.TopicKind.EVENTS, contract.TopicKind.THUMBNAIL, contract.TopicKind.STATS, contract.TopicKind.AVAILABILITY)
+KINDS = (contract.TopicKind.EVENTS, contract.TopicKind.THUMBNAIL, contract.TopicKind.STATS, contract.TopicKind.AVAILABILITY,
+         contract.TopicKind.CLIP_MANIFEST)  # (one subscription for manifests and chunks)
 
 
 class GatewayDaemon:
@@ -43,10 +45,10 @@ class GatewayDaemon:
         self.cfg = cfg
         self.store = store or Store(cfg.store.dsn)
         self.media = MediaStore(cfg.store.media_dir)
-        self.ingestor = Ingestor(
-            self.store, self.media, cfg.mqtt.prefix, cfg.limits, on_event=self._on_ingested,
-            make_room=lambda incoming: make_room(self.store, self.media, cfg.retention, incoming),
-        )
+        room = lambda incoming: make_room(self.store, self.media, cfg.retention, incoming)
+        self.clips = ClipFetcher(cfg.clips, self.store, self.media, self._request_clip, room)
+        self.ingestor = Ingestor(self.store, self.media, cfg.mqtt.prefix, cfg.limits, on_event=self._on_ingested,
+                                 make_room=room, clips=self.clips)
         self.connected = threading.Event()
         self.protocol = mqtt.MQTTv311 if cfg.mqtt.protocol == "3.1.1" else mqtt.MQTTv5
         self.protocol_fallbacks = 0  # switches to 3.1.1 (logged)
@@ -59,6 +61,7 @@ class GatewayDaemon:
         self._in_hand = 0  # messages being ingested right now (a slow commit is not idleness)
         self.client = self._make_client()
         self._sweeper = threading.Thread(target=self._sweep_loop, name="gateway-retention", daemon=True)
+        self._resumer = threading.Thread(target=self._resume_loop, name="gateway-clips", daemon=True)
 
     @property
     def availability_topic(self) -> str:
@@ -88,6 +91,7 @@ class GatewayDaemon:
     def start(self) -> None:
         self.client.loop_start()
         self._sweeper.start()
+        self._resumer.start()
         if self.cfg.mqtt.protocol == "auto":
             threading.Thread(target=self._connack_watchdog, name="gateway-connack", daemon=True).start()
 
@@ -221,6 +225,9 @@ class GatewayDaemon:
         camera = info["camera"]
         if kind in ("new", "end"):
             logger.info("stored %s of event %s (camera %s, score %.2f)", kind, info["event_id"], camera, info["score"])
+        c = self.cfg.clips
+        if kind == "end" and (camera in c.auto_fetch_cameras or set(info["zones"]) & set(c.auto_fetch_zones)):
+            self.clips.fetch(camera, info["event_id"])
         if camera not in self._known_cameras:
             self._known_cameras.add(camera)
             if self.cfg.homeassistant.enabled:
@@ -239,6 +246,15 @@ class GatewayDaemon:
     def _discover(self, camera: str) -> None:
         for topic, payload in discovery_messages(self.cfg.homeassistant.discovery_prefix, self.cfg.mqtt.prefix, camera):
             self.client.publish(topic, payload, qos=1, retain=True)
+
+    def _request_clip(self, camera: str, req: contract.ClipRequest) -> None:
+        self.client.publish(contract.topic(self.cfg.mqtt.prefix, camera, contract.TopicKind.CLIP_REQUEST), req.to_bytes(),
+                            qos=contract.QOS_CLIP)
+
+    def _resume_loop(self) -> None:
+        while not self._stop.wait(self.cfg.clips.resume_after / 2):
+            if self.connected.is_set():
+                self.clips.resume()
 
     def _sweep_loop(self) -> None:
         while not self._stop.wait(self.cfg.retention.sweep_every):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import contract
+from gateway.clips import ClipFetcher
 from gateway.config import LimitsConfig
 from gateway.media import BadImage, MediaStore, check_jpeg
 from gateway.store import Store
@@ -38,8 +39,9 @@ class Ingestor:
 
     def __init__(self, store: Store, media: MediaStore, prefix: str, limits: LimitsConfig,
                  on_event: Callable[[str, dict], None] | None = None,
-                 make_room: Callable[[int], object] | None = None) -> None:
+                 make_room: Callable[[int], object] | None = None, clips: ClipFetcher | None = None) -> None:
         self.store, self.media, self.prefix, self.limits = store, media, prefix, limits
+        self.clips = clips  # manifests and chunks of the clips asked for
         self.make_room = make_room
         self.counters = IngestCounters()
         self.on_event = on_event
@@ -54,6 +56,8 @@ class Ingestor:
             kind = parsed.kind
             if kind is contract.TopicKind.THUMBNAIL:
                 self._thumbnail(parsed, payload, at)
+            elif kind in (contract.TopicKind.CLIP_MANIFEST, contract.TopicKind.CLIP_CHUNK):
+                self._clip(parsed, payload)
             elif len(payload) > self.limits.max_json_bytes:
                 raise contract.ContractError(f"payload of {len(payload)} B exceeds {self.limits.max_json_bytes} B")
             elif kind is contract.TopicKind.EVENTS:
@@ -98,7 +102,16 @@ class Ingestor:
             self.store.upsert_event(msg, at)
             if msg.type == "new" and self.store.end_orphaned_events(msg.camera, msg.event_id, at):
                 logger.warning("camera %s started %s with an earlier event still open: ended it", msg.camera, msg.event_id)
-        self._committed.append((msg.type, {"camera": msg.camera, "event_id": msg.event_id, "score": msg.score}))
+        self._committed.append((msg.type, {"camera": msg.camera, "event_id": msg.event_id, "score": msg.score,
+                                           "zones": sorted(msg.zones or [])}))
+
+    def _clip(self, topic: contract.Topic, payload: bytes) -> None:
+        if self.clips is None:
+            raise contract.ContractError("clip data, but this gateway fetches no clips")
+        if topic.kind is contract.TopicKind.CLIP_MANIFEST:
+            self.clips.on_manifest(topic.camera, topic.event_id, payload)
+        else:
+            self.clips.on_chunk(topic.camera, topic.event_id, topic.chunk, payload)
 
     def _thumbnail(self, topic: contract.Topic, payload: bytes, at: float) -> None:
         check_jpeg(payload, self.limits.max_thumbnail_bytes, self.limits.max_thumbnail_pixels)

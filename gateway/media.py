@@ -36,14 +36,14 @@ def check_jpeg(data: bytes, max_bytes: int, max_pixels: int) -> tuple[int, int]:
 
 
 class MediaStore:
-    """Files under ``root/ab/<sha256>.jpg``."""
+    """Files under ``root/ab/<sha256>.jpg`` (thumbnails) and ``root/ab/<sha256>.mp4`` (clips)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def relative_path(self, sha: str) -> str:
-        return f"{sha[:2]}/{sha}.jpg"
+    def relative_path(self, sha: str, suffix: str = ".jpg") -> str:
+        return f"{sha[:2]}/{sha}{suffix}"
 
     def path(self, relative: str) -> Path:
         resolved = (self.root / relative).resolve()
@@ -51,10 +51,10 @@ class MediaStore:
             raise ValueError(f"path {relative!r} escapes the media folder")
         return resolved
 
-    def put(self, data: bytes) -> tuple[str, str]:
+    def put(self, data: bytes, suffix: str = ".jpg") -> tuple[str, str]:
         """Store ``data`` durably; return (sha256, relative path). Idempotent."""
         sha = hashlib.sha256(data).hexdigest()
-        relative = self.relative_path(sha)
+        relative = self.relative_path(sha, suffix)
         final = self.root / relative
         if final.exists():
             return sha, relative

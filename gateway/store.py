@@ -45,6 +45,8 @@ _SCHEMA = [
         zones TEXT,
         clip_bytes BIGINT,
         thumbnail_sha TEXT,
+        clip_sha TEXT,
+        clip_source_sha256 TEXT,
         received_at DOUBLE PRECISION NOT NULL,
         updated_at DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (camera_id, event_id)
@@ -157,6 +159,7 @@ class Store:
             elif version[0] > SCHEMA_VERSION:
                 raise RuntimeError(f"database schema {version[0]} is newer than this gateway ({SCHEMA_VERSION})")
             self._add_new_ledger_columns()
+            self._add_missing_columns("events", {"clip_sha": "TEXT", "clip_source_sha256": "TEXT"})
             # (the WHERE lets SQLite parse an upsert after a SELECT)
             self._execute(
                 "INSERT INTO totals (name, value) SELECT 'stored_bytes', COALESCE(SUM(bytes), 0) FROM thumbnails "
@@ -165,11 +168,16 @@ class Store:
 
     def _add_new_ledger_columns(self) -> None:
         """A store made before a Ledger field existed gets its column (zero for the hours already stored)."""
-        have = {d[0] for d in self._execute("SELECT * FROM ledger WHERE 1 = 0").description}
-        for name, field in contract.Ledger.model_fields.items():
+        self._add_missing_columns("ledger", {name: f"{_LEDGER_TYPES[field.annotation]} NOT NULL DEFAULT 0"
+                                             for name, field in contract.Ledger.model_fields.items()})
+
+    def _add_missing_columns(self, table: str, columns: dict[str, str]) -> None:
+        """Add the ``columns`` (name: SQL type) a store made by an older gateway lacks."""
+        have = {d[0] for d in self._execute(f"SELECT * FROM {table} WHERE 1 = 0").description}
+        for name, sql_type in columns.items():
             if name not in have:
-                logger.info("store: adding ledger column %s", name)
-                self._execute(f"ALTER TABLE ledger ADD COLUMN {name} {_LEDGER_TYPES[field.annotation]} NOT NULL DEFAULT 0")
+                logger.info("store: adding column %s.%s", table, name)
+                self._execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
 
     def close(self) -> None:
         with self._lock:
@@ -231,6 +239,20 @@ class Store:
             "ON CONFLICT (camera_id, event_id) DO UPDATE SET thumbnail_sha = excluded.thumbnail_sha, updated_at = excluded.updated_at",
             (camera, event_id, sha, at, at),
         )
+
+    def attach_clip(self, camera: str, event_id: str, sha: str, nbytes: int, path: str, source_sha256: str, at: float) -> bool:
+        """Point an event at its stored clip (a media row, counted in the stored bytes like a thumbnail); False if
+        the event is not stored (deleted meanwhile: the caller removes the file)."""
+        inserted = self._execute(
+            "INSERT INTO thumbnails (sha256, bytes, path, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+            (sha, nbytes, path, at),
+        ).rowcount
+        if inserted == 1:
+            self._execute("UPDATE totals SET value = value + ? WHERE name = 'stored_bytes'", (nbytes,))
+        return self._execute(
+            "UPDATE events SET clip_sha = ?, clip_source_sha256 = ?, updated_at = ? WHERE camera_id = ? AND event_id = ?",
+            (sha, source_sha256, at, camera, event_id),
+        ).rowcount == 1
 
     def add_stats(self, stats: contract.StatsMessage, at: float) -> None:
         """Add the ledger growth since the camera's previous stats to the hour bucket of ``at``.
@@ -340,13 +362,14 @@ class Store:
         """Stored thumbnails whose newest event is oldest first (deleting a thumbnail takes every event that
         shows it): ``sha256``, ``path``, ``bytes``."""
         return self._rows(
-            "SELECT t.sha256, t.path, t.bytes FROM thumbnails t JOIN events e ON e.thumbnail_sha = t.sha256 "
+            "SELECT t.sha256, t.path, t.bytes FROM thumbnails t JOIN events e ON e.thumbnail_sha = t.sha256 OR e.clip_sha = t.sha256 "
             "GROUP BY t.sha256, t.path, t.bytes ORDER BY MAX(e.received_at) LIMIT ?", (limit,)
         )
 
     def delete_thumbnail_and_events(self, sha: str, nbytes: int) -> int:
-        """Delete a thumbnail's row and every event that shows it (call inside :meth:`transaction`); returns the events."""
-        events = self._execute("DELETE FROM events WHERE thumbnail_sha = ?", (sha,)).rowcount
+        """Delete a media row (a thumbnail or a clip) and every event that shows it (call inside :meth:`transaction`);
+        returns the events."""
+        events = self._execute("DELETE FROM events WHERE thumbnail_sha = ? OR clip_sha = ?", (sha, sha)).rowcount
         self.delete_thumbnail_row(sha, nbytes)
         return events
 
@@ -366,7 +389,8 @@ class Store:
 
     def unreferenced_thumbnails(self) -> list[dict]:
         return self._rows(
-            "SELECT sha256, path, bytes FROM thumbnails t WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.thumbnail_sha = t.sha256)"
+            "SELECT sha256, path, bytes FROM thumbnails t WHERE NOT EXISTS "
+            "(SELECT 1 FROM events e WHERE e.thumbnail_sha = t.sha256 OR e.clip_sha = t.sha256)"
         )
 
     def delete_thumbnail_row(self, sha: str, nbytes: int) -> None:

@@ -38,6 +38,7 @@ def gateway_cfg(url, dsn, tmp_path, **mqtt_kw):
     return GatewayConfig(
         mqtt={"url": url, "client_id": f"gw-{uuid.uuid4().hex[:8]}", **mqtt_kw},
         store={"dsn": dsn, "media_dir": str(tmp_path / "media")},
+        clips={"parts_dir": str(tmp_path / "clip-parts"), "resume_after": 2.0},
         homeassistant={"enabled": True},
     )
 

@@ -213,3 +213,25 @@ def test_a_refused_password_is_not_taken_for_a_broker_without_mqtt5(secure_broke
         assert daemon.metrics()["protocol_fallbacks"] == 0 and daemon.protocol == 5  # still MQTT 5: a login problem
     finally:
         daemon.stop()
+
+
+def test_a_camera_sends_only_its_own_clip_chunks_and_reads_only_its_own_clip_requests(secure_broker):
+    listener = Listener(secure_broker)
+    cam1, reason = connect(secure_broker.port, "cam1", secure_broker.password("cam1"))
+    assert reason == "Success"
+    heard: list[str] = []
+    cam1.on_message = lambda c, u, m: heard.append(m.topic)
+    cam1.subscribe([("smartcam/cam1/clip/request", 1), ("smartcam/cam2/clip/request", 1)])
+    for topic in ["smartcam/cam2/clip/1-cam2/0", "smartcam/cam2/clip/1-cam2/manifest", "smartcam/cam1/clip/request",
+                  "smartcam/cam1/clip/1-cam1/0"]:
+        cam1.publish(topic, b"x", qos=1).wait_for_publish(5)
+    gateway, reason = connect(secure_broker.port, GATEWAY, secure_broker.password(GATEWAY))
+    for camera in CAMERAS:  # the gateway asks both cameras; cam1 hears only its own request
+        gateway.publish(f"smartcam/{camera}/clip/request", b"{}", qos=1).wait_for_publish(5)
+    time.sleep(0.5)
+    for client in (cam1, gateway):
+        client.loop_stop()
+    listener.close()
+    assert [t for t in listener.messages if "/clip/" in t and not t.endswith("/request")] == ["smartcam/cam1/clip/1-cam1/0"]
+    assert [t for t in listener.messages if t.endswith("/clip/request")] == ["smartcam/cam1/clip/request", "smartcam/cam2/clip/request"]
+    assert heard == ["smartcam/cam1/clip/request"]  # its own attempt to write a request was refused too
