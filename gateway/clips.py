@@ -40,6 +40,7 @@ class Transfer:
     last_news: float = field(default_factory=time.monotonic)
     attempts: int = 1
     failed: str | None = None  # the node has no clip (its reason), or the clip failed its checks
+    finishing: bool = False  # every chunk is in: being checked and stored
 
     @property
     def missing(self) -> list[int]:
@@ -55,6 +56,7 @@ class ClipFetcher:
         self.cfg, self.store, self.media, self._request, self._make_room = cfg, store, media, request, make_room
         self.parts_dir = Path(cfg.parts_dir)  # made on the first fetch
         self.transfers: dict[tuple[str, str], Transfer] = {}
+        self._finishers: list[threading.Thread] = []  # clips being checked and stored
         self._lock = threading.Lock()
         self.stored = 0
         self.hash_mismatches = 0
@@ -102,7 +104,7 @@ class ClipFetcher:
         asks = []
         with self._lock:
             for t in self.transfers.values():
-                if t.failed is not None or now - t.last_news < self.cfg.resume_after:
+                if t.failed is not None or t.finishing or now - t.last_news < self.cfg.resume_after:
                     continue
                 if t.attempts >= self.cfg.max_attempts:
                     t.failed = f"no answer after {t.attempts} requests"
@@ -164,10 +166,33 @@ class ClipFetcher:
 
     # -- finishing ------------------------------------------------------------------------------------
     def _maybe_finish(self, t: Transfer) -> None:
+        """Once every chunk is in, check, transcode and store it on a worker thread: the MQTT network thread
+        that delivered the last chunk goes back to other cameras' alerts at once."""
         with self._lock:
-            if t.manifest is None or t.missing or t.failed is not None or (t.camera, t.event_id) not in self.transfers:
+            if t.manifest is None or t.missing or t.failed is not None or t.finishing or (t.camera, t.event_id) not in self.transfers:
                 return
-            del self.transfers[(t.camera, t.event_id)]  # one finisher; a failure below re-adds it
+            t.finishing = True  # one finisher; stays listed (status "fetching") until stored or failed
+            worker = threading.Thread(target=self._finish, args=(t,), name=f"clip-{t.event_id}", daemon=True)
+            self._finishers.append(worker)
+        worker.start()
+
+    def wait_finished(self, timeout: float = 60.0) -> None:
+        """Wait for the clips being checked and stored (tests, shutdown)."""
+        with self._lock:
+            workers = list(self._finishers)
+        for worker in workers:
+            worker.join(timeout)
+
+    def _finish(self, t: Transfer) -> None:
+        try:
+            self._store(t)
+        finally:
+            with self._lock:
+                if t.failed is None and self.transfers.get((t.camera, t.event_id)) is t:
+                    del self.transfers[(t.camera, t.event_id)]
+                self._finishers.remove(threading.current_thread())
+
+    def _store(self, t: Transfer) -> None:
         digest = hashlib.sha256()
         with open(t.part, "rb") as f:
             while block := f.read(1 << 20):
@@ -176,6 +201,8 @@ class ClipFetcher:
             self.hash_mismatches += 1
             logger.error("clip of %s/%s does not match its manifest's SHA-256: discarded, asking again", t.camera, t.event_id)
             t.part.unlink(missing_ok=True)
+            with self._lock:
+                del self.transfers[(t.camera, t.event_id)]
             self.fetch(t.camera, t.event_id)
             return
         video = t.part.with_suffix(".mp4")
@@ -184,9 +211,7 @@ class ClipFetcher:
             data = video.read_bytes()
         except BadClip as exc:
             logger.error("clip of %s/%s: %s", t.camera, t.event_id, exc)
-            with self._lock:
-                t.failed = str(exc)
-                self.transfers[(t.camera, t.event_id)] = t
+            t.failed = str(exc)
             return
         finally:
             t.part.unlink(missing_ok=True)

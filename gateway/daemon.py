@@ -118,6 +118,7 @@ class GatewayDaemon:
         """Say 'stopped' and disconnect (what is not acknowledged yet is redelivered next time)."""
         if self.connected.is_set():
             self.client.publish(self.availability_topic, contract.Availability.STOPPED.value, qos=1, retain=True).wait_for_publish(5)
+        self.clips.wait_finished(30)  # a clip being stored is finished, not cut off
         self._stop.set()
         self.client.disconnect()
         self.client.loop_stop()

@@ -58,6 +58,7 @@ def test_a_clip_asked_for_arrives_in_any_order_with_duplicates_and_is_stored_pla
     last = len(parts) - 1
     for i in [last, last, *reversed(range(last))]:  # out of order, one chunk twice (a QoS 1 redelivery)
         assert fetcher.ingest.handle(f"smartcam/cam1/clip/1000-cam1/{i}", parts[i])
+    fetcher.wait_finished()  # checked, transcoded and stored off the network thread
     assert fetcher.status("cam1", "1000-cam1") == {"state": "stored"} and fetcher.duplicates == 1
     event = store.event("cam1", "1000-cam1")
     assert event["clip_source_sha256"] == hashlib.sha256(data).hexdigest()
@@ -98,6 +99,7 @@ def test_a_clip_that_does_not_match_its_manifests_hash_is_discarded_and_asked_fo
     parts[1] = bytes(reversed(parts[1]))  # corrupted on the way (same size)
     for i, part in enumerate(parts):
         fetcher.ingest.handle(f"smartcam/cam1/clip/1000-cam1/{i}", part)
+    fetcher.wait_finished()
     assert fetcher.hash_mismatches == 1 and store.event("cam1", "1000-cam1")["clip_sha"] is None
     assert len(fetcher.asked) == 2 and fetcher.status("cam1", "1000-cam1")["state"] == "fetching"
 
@@ -116,6 +118,7 @@ def test_a_quiet_transfer_is_resumed_by_asking_for_the_missing_chunks_only(fetch
     assert fetcher.asked[-1][1].chunks == list(range(1, len(parts), 2))
     for i in range(1, len(parts), 2):
         fetcher.ingest.handle(f"smartcam/cam1/clip/1000-cam1/{i}", parts[i])
+    fetcher.wait_finished()
     assert fetcher.status("cam1", "1000-cam1") == {"state": "stored"}
 
 
@@ -133,6 +136,7 @@ def test_stored_clips_count_in_the_size_cap_and_go_with_their_events(fetcher, st
     fetcher.ingest.handle("smartcam/cam1/clip/1000-cam1/manifest", manifest_of(data))
     for i, part in enumerate(chunks_of(data)):
         fetcher.ingest.handle(f"smartcam/cam1/clip/1000-cam1/{i}", part)
+    fetcher.wait_finished()
     path = fetcher.media.path(store.thumbnail(store.event("cam1", "1000-cam1")["clip_sha"])["path"])
     assert path.exists() and store.stored_bytes() > 0
     make_room(store, fetcher.media, RetentionConfig(max_gb=1e-9), 0)  # a cap of 1 byte

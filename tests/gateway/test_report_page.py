@@ -44,4 +44,4 @@ def test_the_report_page_shows_its_plots_and_the_numbers_of_report_json(tmp_path
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 20_000
     if os.environ.get("SMARTCAM_SCREENSHOTS"):
-        shutil.copy(shot, os.environ["SMARTCAM_SCREENSHOTS"])
+        shutil.copy(shot, os.path.join(os.environ["SMARTCAM_SCREENSHOTS"], shot.name))
