@@ -280,3 +280,27 @@ def test_the_gateway_logs_each_stored_event_and_a_clean_stop_is_no_warning(own_b
         daemon.stop()
     assert f"stored new of event 1-{cam} (camera {cam}" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_events_of_the_chosen_cameras_or_zones_get_their_clip_asked_for_when_they_end(broker_url, tmp_path):
+    import contract
+    from tests.camera_node.test_publisher import Collector
+
+    cam, other, zoned = (f"{n}{uuid.uuid4().hex[:6]}" for n in ("auto", "plain", "zoned"))
+    cfg = gateway_cfg(broker_url, f"sqlite:///{tmp_path}/gw.db", tmp_path)
+    cfg.clips.auto_fetch_cameras, cfg.clips.auto_fetch_zones = [cam], ["door"]
+    daemon = GatewayDaemon(cfg)
+    daemon.start()
+    assert daemon.wait_connected(10)
+    requests = Collector(broker_url, "smartcam/+/clip/request")
+    pub = publisher(broker_url)
+    for camera, zones in ((cam, []), (other, ["yard"]), (zoned, ["door"])):
+        send(pub, f"smartcam/{camera}/events", ev("new", 0, camera=camera, event_id=f"1-{camera}", zones=zones))
+        send(pub, f"smartcam/{camera}/events", ev("end", 1, camera=camera, event_id=f"1-{camera}", zones=zones, end_time=1005.0))
+    assert daemon.idle(quiet=0.5, timeout=20)
+    assert requests.wait_for(lambda msgs: len(msgs) >= 2)
+    time.sleep(0.3)
+    asked = {(t.split("/")[1], contract.ClipRequest.model_validate_json(p).event_id) for t, p, _ in requests.messages}
+    assert asked == {(cam, f"1-{cam}"), (zoned, f"1-{zoned}")}
+    daemon.stop()
+    pub.loop_stop()
