@@ -339,6 +339,7 @@ class ClipRequest(_Message):
 
     event_id: str = Field(pattern=EVENT_ID.pattern)
     chunks: list[Annotated[int, Field(ge=0, lt=MAX_CLIP_CHUNKS)]] | None = Field(None, max_length=4096)
+    fetched: bool = Field(False, description="Not a request: the gateway has stored the clip, checked: the node may delete it before older ones when its card needs room.")
 
 
 class ClipManifest(_Message):

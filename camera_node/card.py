@@ -48,6 +48,14 @@ class ClipRetention:
         """A clip was finished: it may go once newer clips need the room."""
         self._clips.append(Path(path))
 
+    def mark_fetched(self, path: Path) -> None:
+        """The gateway holds this clip now: it goes first when the card needs room."""
+        try:
+            self._clips.remove(Path(path))
+        except ValueError:
+            return
+        self._clips.appendleft(Path(path))
+
     def _delete(self, path: Path) -> None:
         try:
             size = os.stat(path).st_blocks * 512

@@ -30,11 +30,13 @@ class ClipServer:
     """Answers clip requests from a worker thread."""
 
     def __init__(self, clips_dir: Path, send: Callable[[contract.TopicKind, bytes, str, int | None], bool],
-                 rate_bytes_per_s: float, open_clip: Callable[[], str | None] = lambda: None) -> None:
+                 rate_bytes_per_s: float, open_clip: Callable[[], str | None] = lambda: None,
+                 on_fetched: Callable[[Path], None] = lambda path: None) -> None:
         """``send(kind, payload, event_id, chunk)`` publishes with QoS 1 and returns once acknowledged (False: not
-        connected or not acknowledged); ``open_clip()`` is the event id whose clip is being written, if any."""
+        connected or not acknowledged); ``open_clip()`` is the event id whose clip is being written, if any;
+        ``on_fetched(path)`` hears that the gateway stored that clip."""
         self.clips_dir = Path(clips_dir)
-        self.send, self.rate, self.open_clip = send, rate_bytes_per_s, open_clip
+        self.send, self.rate, self.open_clip, self.on_fetched = send, rate_bytes_per_s, open_clip, on_fetched
         self._pending: deque[contract.ClipRequest] = deque(maxlen=MAX_PENDING)
         self._wake = threading.Condition()
         self._stopping = False
@@ -100,6 +102,9 @@ class ClipServer:
 
     def serve(self, req: contract.ClipRequest) -> None:
         """Send the manifest (unless only chunks were asked for) and the chunks, paced; stop if a send fails."""
+        if req.fetched:
+            self.on_fetched(self.clips_dir / f"{req.event_id}.avi")
+            return
         manifest = self.manifest(req.event_id)
         if (not req.chunks or not manifest.available) and not self.send(
                 contract.TopicKind.CLIP_MANIFEST, manifest.to_bytes(), req.event_id, None):

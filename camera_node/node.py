@@ -121,7 +121,8 @@ class Node:
         self.clips: ClipServer | None = None  # clips on demand, over the publisher's connection
         if publisher is not None:
             self.clips = ClipServer(self.recorder.clips_dir, publisher.send_now, cfg.mqtt.clip_rate_bytes_per_s,
-                                    lambda: self.recorder.clip.event_id if self.recorder.clip is not None else None)
+                                    lambda: self.recorder.clip.event_id if self.recorder.clip is not None else None,
+                                    self.recorder.retention.mark_fetched)
             publisher.on_clip_request = self.clips.request
             self.clips.start()
         self.analysis_fps = min(fps, cfg.motion.analysis_fps or fps)

@@ -224,6 +224,7 @@ class ClipFetcher:
             logger.warning("clip of %s/%s arrived after its event was deleted", t.camera, t.event_id)
             return
         self.stored += 1
+        self._request(t.camera, contract.ClipRequest(event_id=t.event_id, fetched=True))  # its card may let it go first
         logger.info("stored the clip of %s/%s: %d B MJPEG checked, %d B MP4", t.camera, t.event_id, t.manifest.bytes, len(data))
 
     def _drop(self, t: Transfer) -> None:

@@ -52,3 +52,11 @@ def test_a_transfer_stops_at_the_first_chunk_not_acknowledged(tmp_path):
     s.serve(contract.ClipRequest(event_id="1-cam1"))
     assert len(sent) == 3 and s.chunks_sent == 2  # the manifest and two chunks; the gateway asks for the rest
 
+
+
+def test_the_gateways_word_that_it_stored_a_clip_reaches_the_card_and_sends_nothing(tmp_path):
+    clip_file(tmp_path / "1-cam1.avi")
+    heard = []
+    s = ClipServer(tmp_path, lambda *a: heard.append(a) or True, 1e9, on_fetched=heard.append)
+    s.serve(contract.ClipRequest(event_id="1-cam1", fetched=True))
+    assert heard == [tmp_path / "1-cam1.avi"]

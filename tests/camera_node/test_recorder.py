@@ -133,3 +133,16 @@ def test_a_clip_that_alone_would_pass_the_cap_ends_early_and_is_kept(tmp_path):
         use = rec.retention.use()
         assert use.used_bytes <= use.limit_bytes
         assert read_video(done[0].path)[0]  # a valid clip with what fitted
+
+
+def test_a_clip_the_gateway_already_holds_goes_first_when_the_card_needs_room(tmp_path):
+    from camera_node.card import ClipRetention
+
+    with tmpfs(tmp_path / "sd", "256k") as card:
+        retention = ClipRetention(card, max_share=0.9)
+        for name in ("old", "middle", "new"):
+            (card / f"{name}.avi").write_bytes(b"\0" * 50_000)
+            retention.add(card / f"{name}.avi")
+        retention.mark_fetched(card / "new.avi")
+        assert retention.make_room(retention.use().limit_bytes - retention.use().used_bytes + 1)  # one clip must go
+        assert sorted(p.stem for p in card.glob("*.avi")) == ["middle", "old"]

@@ -60,6 +60,7 @@ def test_a_clip_asked_for_arrives_in_any_order_with_duplicates_and_is_stored_pla
         assert fetcher.ingest.handle(f"smartcam/cam1/clip/1000-cam1/{i}", parts[i])
     fetcher.wait_finished()  # checked, transcoded and stored off the network thread
     assert fetcher.status("cam1", "1000-cam1") == {"state": "stored"} and fetcher.duplicates == 1
+    assert fetcher.asked[-1] == ("cam1", contract.ClipRequest(event_id="1000-cam1", fetched=True))  # the node may let it go first
     event = store.event("cam1", "1000-cam1")
     assert event["clip_source_sha256"] == hashlib.sha256(data).hexdigest()
     stored = store.thumbnail(event["clip_sha"])
