@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import pathlib
 import time
 from collections.abc import Callable
 from importlib.resources import files
@@ -23,7 +24,7 @@ from gateway.auth import COOKIE, ApiAuth
 from gateway.clips import ClipFetcher
 from gateway.config import GatewayConfig
 from gateway.media import MediaStore
-from gateway.report import fmt_bytes, fmt_percent, summarise
+from gateway.report import fmt_bytes, fmt_percent, summarise, write_report
 from gateway.store import Store
 
 CameraId = Path(pattern=contract.CAMERA_ID.pattern, max_length=32)
@@ -36,6 +37,7 @@ def create_app(cfg: GatewayConfig, store: Store, media: MediaStore, metrics: Cal
 
     Raises :class:`yamlconfig.ConfigError` when no token is configured and reads are not explicitly opened."""
     auth = ApiAuth(cfg.api)
+    report_dir = pathlib.Path(cfg.store.media_dir).parent / "report"  # the page's savings report, next to the media
     app = FastAPIOffline(title="smartcam gateway", version="1")  # /docs from the gateway's own Swagger UI assets
     api = APIRouter(dependencies=[Depends(auth.read)])
 
@@ -133,7 +135,22 @@ def create_app(cfg: GatewayConfig, store: Store, media: MediaStore, metrics: Cal
             lines.append("# TYPE smartcam_hook_errors_total counter")
             lines += [f'smartcam_hook_errors_total{{error="{k}"}} {v}' for k, v in sorted(m.get("hook_errors", {}).items())]
             lines += ["# TYPE smartcam_broker_connected gauge", f"smartcam_broker_connected {int(m['connected'])}"]
+            if "clips" in m:
+                lines.append("# TYPE smartcam_clips_total counter")
+                lines += [f'smartcam_clips_total{{outcome="{k}"}} {v}' for k, v in sorted(m["clips"].items())]
         return "\n".join(lines) + "\n"
+
+    @app.get("/report/{name}")
+    def report(request: Request, name: str = Path(pattern=r"^(report\.html|[a-z_]+\.png)$")) -> Response:
+        """The savings report of everything stored (written afresh for the page; its plots next to it)."""
+        if not auth.open_reads and not auth.authenticated(request):
+            return RedirectResponse("/login", status_code=303)
+        if name == "report.html":
+            write_report(store, report_dir, cfg.report)
+        path = report_dir / name
+        if not path.exists():
+            raise HTTPException(404, "no such report file")
+        return FileResponse(path, media_type="text/html" if name.endswith(".html") else "image/png")
 
     @app.get("/login", response_class=HTMLResponse)
     def login_form(failed: bool = False) -> str:

@@ -268,5 +268,7 @@ class GatewayDaemon:
         c = self.ingestor.counters
         return {"accepted": dict(c.accepted), "rejected": dict(c.rejected), "store_errors": dict(c.store_errors),
                 "hook_errors": dict(c.hook_errors), "protocol_fallbacks": self.protocol_fallbacks,
+                "clips": {"stored": self.clips.stored, "hash_mismatches": self.clips.hash_mismatches,
+                          "duplicate_chunks": self.clips.duplicates},
                 "connected": self.connected.is_set()}
 

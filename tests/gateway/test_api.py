@@ -126,3 +126,13 @@ def test_the_api_docs_are_served_from_the_gateways_own_assets(client):
 def test_a_cameras_last_stats_are_a_json_object_not_a_string(client):
     (camera,) = client.get("/api/cameras").json()["cameras"]
     assert isinstance(camera["last_stats"], dict) and camera["last_stats"]["camera"] == "cam1"
+
+
+def test_the_savings_report_is_served_behind_the_login_with_its_plots(client):
+    stranger = TestClient(client.app, follow_redirects=False)
+    assert stranger.get("/report/report.html").headers["location"] == "/login"
+    page = client.get("/report/report.html")
+    assert page.status_code == 200 and "Storage savings" in page.text and "src='savings.png'" in page.text
+    plot = client.get("/report/savings.png")
+    assert plot.status_code == 200 and plot.content.startswith(b"\x89PNG")
+    assert client.get("/report/..%2Fgw.db").status_code == 404

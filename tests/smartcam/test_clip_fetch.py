@@ -54,6 +54,7 @@ def test_a_clip_fetch_survives_a_broker_restart_mid_transfer_and_asks_only_for_w
         resumed = [r.message for r in caplog.records if "resuming the clip" in r.message]
         assert resumed and "chunk(s) missing" in resumed[0]  # it asked for the rest, not for everything again
         assert server.chunks_sent < 2 * n
+        assert daemon.metrics()["clips"] == {"stored": 1, "hash_mismatches": 0, "duplicate_chunks": daemon.clips.duplicates}
     finally:
         server.stop()
         pub.stop(timeout=2)
