@@ -228,12 +228,7 @@ class Store:
 
     def attach_thumbnail(self, camera: str, event_id: str, sha: str, nbytes: int, path: str, at: float) -> None:
         """Point the event (a pending row if its message has not arrived yet) at a stored thumbnail."""
-        inserted = self._execute(
-            "INSERT INTO thumbnails (sha256, bytes, path, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
-            (sha, nbytes, path, at),
-        ).rowcount
-        if inserted == 1:
-            self._execute("UPDATE totals SET value = value + ? WHERE name = 'stored_bytes'", (nbytes,))
+        self._add_media_row(sha, nbytes, path, at)
         self._execute(
             "INSERT INTO events (camera_id, event_id, state, thumbnail_sha, received_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?) "
             "ON CONFLICT (camera_id, event_id) DO UPDATE SET thumbnail_sha = excluded.thumbnail_sha, updated_at = excluded.updated_at",
@@ -242,17 +237,21 @@ class Store:
 
     def attach_clip(self, camera: str, event_id: str, sha: str, nbytes: int, path: str, source_sha256: str, at: float) -> bool:
         """Point an event at its stored clip (a media row, counted in the stored bytes like a thumbnail); False if
-        the event is not stored (deleted meanwhile: the caller removes the file)."""
+        the event is not stored (deleted meanwhile: the sweeper removes the unreferenced row and file)."""
+        self._add_media_row(sha, nbytes, path, at)
+        return self._execute(
+            "UPDATE events SET clip_sha = ?, clip_source_sha256 = ?, updated_at = ? WHERE camera_id = ? AND event_id = ?",
+            (sha, source_sha256, at, camera, event_id),
+        ).rowcount == 1
+
+    def _add_media_row(self, sha: str, nbytes: int, path: str, at: float) -> None:
+        """A stored file's row (thumbnails and clips share the table), its bytes added to the running total once."""
         inserted = self._execute(
             "INSERT INTO thumbnails (sha256, bytes, path, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
             (sha, nbytes, path, at),
         ).rowcount
         if inserted == 1:
             self._execute("UPDATE totals SET value = value + ? WHERE name = 'stored_bytes'", (nbytes,))
-        return self._execute(
-            "UPDATE events SET clip_sha = ?, clip_source_sha256 = ?, updated_at = ? WHERE camera_id = ? AND event_id = ?",
-            (sha, source_sha256, at, camera, event_id),
-        ).rowcount == 1
 
     def add_stats(self, stats: contract.StatsMessage, at: float) -> None:
         """Add the ledger growth since the camera's previous stats to the hour bucket of ``at``.
