@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write the CNN's crops of person-free frames (all frames without --gt) as a labelled folder "
                         "for `smartcam model train --folder` / site adaptation")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--serve-clips", type=float, default=0.0, metavar="SECONDS",
+                   help="with --broker: once the source ends, keep answering clip requests until SECONDS pass without one")
     p.add_argument("--allow-truncated", action="store_true",
                    help="accept a file that ends before the frames it states (default: warn and exit 1)")
     p.set_defaults(func=_simulate)
@@ -66,7 +68,8 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.backend:
         cfg.detector.backend = args.backend
     report = simulate(cfg, args.source, args.out, args.gt, args.broker, progress=not args.no_progress,
-                      max_frames=args.max_frames, dump_crops=args.dump_crops, allow_truncated=args.allow_truncated)
+                      max_frames=args.max_frames, dump_crops=args.dump_crops, allow_truncated=args.allow_truncated,
+                      serve_clips=args.serve_clips)
     led = report["ledger"]
     print(f"{report['frames']} frames, {report['events']} events, CNN on {report['cnn_frame_share']:.1%} of frames; "
           f"storage saved {led['saved_fraction']:.2%} of {led['continuous_bytes']:,} B")

@@ -40,6 +40,8 @@ class ClipServer:
         self._pending: deque[contract.ClipRequest] = deque(maxlen=MAX_PENDING)
         self._wake = threading.Condition()
         self._stopping = False
+        self._serving = False
+        self._last_request = time.monotonic()
         self._digests: dict[str, tuple[int, int, str]] = {}  # event id -> (size, mtime_ns, sha256)
         self.chunks_sent = 0
         self.bytes_sent = 0
@@ -58,11 +60,17 @@ class ClipServer:
         """Queue a request (thread-safe; called on the MQTT network thread)."""
         with self._wake:
             self._pending.append(req)
+            self._last_request = time.monotonic()
             self._wake.notify()
 
-    def idle(self) -> bool:
-        with self._wake:
-            return not self._pending
+    def wait_quiet(self, seconds: float) -> None:
+        """Block until ``seconds`` pass with no request queued or being served."""
+        while True:
+            with self._wake:
+                quiet = time.monotonic() - self._last_request
+                if not self._pending and not self._serving and quiet >= seconds:
+                    return
+            time.sleep(min(0.2, max(0.01, seconds - quiet)))
 
     def _run(self) -> None:
         while True:
@@ -72,10 +80,15 @@ class ClipServer:
                 if self._stopping:
                     return
                 req = self._pending.popleft()
+                self._serving = True
             try:
                 self.serve(req)
             except OSError as exc:  # the card: unreadable, removed
                 logger.error("clip %s not sent: %s", req.event_id, exc)
+            finally:
+                with self._wake:
+                    self._serving = False
+                    self._last_request = time.monotonic()
 
     def manifest(self, event_id: str) -> contract.ClipManifest:
         """What the node can say about this event's clip."""

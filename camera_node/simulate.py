@@ -43,10 +43,11 @@ def make_publisher(cfg: NodeConfig, out_dir: Path, broker: str | None) -> Publis
 
 def simulate(cfg: NodeConfig, source_uri: str, out_dir: Path, gt: Path | None = None, broker: str | None = None,
              progress: bool = True, max_frames: int | None = None, dump_crops: Path | None = None,
-             allow_truncated: bool = False) -> dict:
+             allow_truncated: bool = False, serve_clips: float = 0.0) -> dict:
     """Run the node over ``source_uri``; return the report (ledger, budgets, metrics).
 
-    ``max_frames`` stops early; ``dump_crops`` writes the person-free CNN crops there
+    ``serve_clips``: once the source ends, keep answering clip requests until that many seconds pass without
+    one (so a gateway, or its page, can fetch the clips). ``max_frames`` stops early; ``dump_crops`` writes the person-free CNN crops there
     (see :mod:`camera_node.crop_dump`). A file that ends well before the frames it states raises
     :class:`SourceError` once the outputs are written, unless ``allow_truncated``.
     """
@@ -60,7 +61,12 @@ def simulate(cfg: NodeConfig, source_uri: str, out_dir: Path, gt: Path | None = 
         publisher.on_config = node.request_config
     try:
         run_source(node, source, progress, max_frames)
+        if node.clips is not None and serve_clips > 0:
+            logger.info("serving clips until %.0f s pass without a request", serve_clips)
+            node.clips.wait_quiet(serve_clips)
     finally:
+        if node.clips is not None:
+            node.clips.stop()
         if publisher is not None:
             publisher.stop()
     report = node.report()

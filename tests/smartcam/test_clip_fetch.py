@@ -1,14 +1,19 @@
 """Clips on demand end to end: a node's clip server and the gateway over a real Mosquitto that restarts mid-transfer."""
 import hashlib
 import logging
+import threading
 import time
+import uuid
 
 import av
 
 import contract
 from camera_node.clip_server import ClipServer
+from camera_node.config import NodeConfig
 from camera_node.publisher import Publisher
+from camera_node.simulate import simulate
 from camera_node.spool import Spool
+from tests.camera_node.test_simulate import real_scenario  # noqa: F401  (module-scoped fixture)
 from tests.conftest import Mosquitto
 from tests.gateway.test_clips import clip_file
 from tests.gateway.test_store_ingest import ev
@@ -60,3 +65,26 @@ def test_a_clip_fetch_survives_a_broker_restart_mid_transfer_and_asks_only_for_w
         pub.stop(timeout=2)
         daemon.stop()
         broker.stop()
+
+
+def test_a_simulated_nodes_event_clip_is_fetched_from_its_card_while_it_runs(real_scenario, tmp_path, broker_url):  # noqa: F811
+    camera = f"sim{uuid.uuid4().hex[:6]}"
+    daemon = gateway(broker_url, tmp_path)
+    run = {}
+    node = threading.Thread(target=lambda: run.update(simulate(
+        NodeConfig(camera_id=camera), str(real_scenario / "scenario.avi"), tmp_path / "node", broker=broker_url, progress=False,
+        serve_clips=5.0)))
+    node.start()
+    try:
+        assert wait_for(lambda: any(e["state"] == "ended" for e in daemon.store.events(camera=camera)), 120)
+        event_id = next(e["event_id"] for e in daemon.store.events(camera=camera) if e["state"] == "ended")
+        daemon.clips.fetch(camera, event_id)
+        assert wait_for(lambda: daemon.clips.status(camera, event_id) == {"state": "stored"}, 120), daemon.clips.status(camera, event_id)
+        on_card = tmp_path / "node" / "clips" / f"{event_id}.avi"
+        event = daemon.store.event(camera, event_id)
+        assert event["clip_source_sha256"] == hashlib.sha256(on_card.read_bytes()).hexdigest()
+        with av.open(str(on_card)) as original, av.open(str(daemon.media.path(daemon.store.thumbnail(event["clip_sha"])["path"]))) as mp4:
+            assert sum(1 for _ in mp4.decode(video=0)) == sum(1 for _ in original.decode(video=0)) > 0
+    finally:
+        node.join(180)
+        daemon.stop()
