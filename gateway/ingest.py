@@ -139,6 +139,9 @@ class Ingestor:
         self._committed.append(("stats", {"camera": stats.camera}))
 
     def _availability(self, topic: contract.Topic, payload: bytes, at: float) -> None:
+        if not payload:  # a retained message being cleared (delivered to subscribers too): nothing said
+            logger.debug("retained availability of %s cleared", topic.camera)
+            return
         try:
             value = contract.Availability(payload.decode("ascii"))
         except (UnicodeDecodeError, ValueError) as exc:

@@ -227,3 +227,12 @@ def test_a_store_made_before_a_ledger_field_existed_gains_its_column_and_keeps_i
     [row] = reopened.ledger()
     assert row["frames"] == 10 and row["motion_seconds"] == 0
     reopened.close()
+
+
+def test_a_cleared_retained_availability_is_no_malformed_message_and_changes_nothing(ingest, store):
+    """Clearing a retained message (an empty payload, e.g. `mosquitto_pub -r -n`) reaches every subscriber."""
+    ingest.handle("smartcam/cam1/availability", b"online")
+    assert ingest.handle("smartcam/cam1/availability", b"")
+    assert not ingest.counters.rejected and store.dead_letters() == []
+    (cam,) = store.cameras()
+    assert cam["availability"] == "online"
