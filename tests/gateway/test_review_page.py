@@ -72,18 +72,16 @@ def test_log_in_filter_open_an_event_fetch_its_clip_and_play_it(site, browser, t
     browser.get(url + "/")
     browser.find_element(By.NAME, "token").send_keys(TOKEN)
     browser.find_element(By.TAG_NAME, "form").submit()
-    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#events .ev")) >= 2)
-    cards = {c.get_attribute("data-camera") for c in browser.find_elements(By.CSS_SELECTOR, "#cameras .cam")}
-    assert {front, yard} <= cards
-    assert "online" in browser.find_element(By.CSS_SELECTOR, f'#cameras .cam[data-camera="{front}"]').text
+    wait.until(lambda b: {front, yard} <= shown(b, "#events .ev") and {front, yard} <= shown(b, "#cameras .cam"))
+    assert "online" in browser.execute_script(f"return document.querySelector('#cameras .cam[data-camera=\"{front}\"]').innerText")
     shoot(browser, tmp_path, "review-desktop.png", 1280, 900)
 
     Select(browser.find_element(By.ID, "f-camera")).select_by_visible_text(yard)
-    wait.until(lambda b: {e.get_attribute("data-camera") for e in b.find_elements(By.CSS_SELECTOR, "#events .ev")} == {yard})
+    wait.until(lambda b: shown(b, "#events .ev") == {yard})
     Select(browser.find_element(By.ID, "f-camera")).select_by_visible_text(front)
-    wait.until(lambda b: {e.get_attribute("data-camera") for e in b.find_elements(By.CSS_SELECTOR, "#events .ev")} == {front})
+    wait.until(lambda b: shown(b, "#events .ev") == {front})
 
-    browser.find_element(By.CSS_SELECTOR, "#events .ev").click()
+    browser.execute_script("document.querySelector('#events .ev').click()")  # the grid re-renders: no stale handle
     wait.until(lambda b: b.find_elements(By.ID, "fetch"))
     assert front_event in browser.find_element(By.ID, "event").text and "door" in browser.find_element(By.ID, "event").text
     browser.find_element(By.ID, "fetch").click()
@@ -94,6 +92,11 @@ def test_log_in_filter_open_an_event_fetch_its_clip_and_play_it(site, browser, t
     assert browser.execute_script("return arguments[0].naturalWidth", browser.find_element(By.CSS_SELECTOR, "#event img.thumb")) > 0
     shoot(browser, tmp_path, "review-phone.png", 390, 844)
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 400  # no sideways scrolling on a phone
+
+
+def shown(browser, selector) -> set[str]:
+    """The cameras of the elements matching ``selector`` now (read in one script: the page re-renders them)."""
+    return set(browser.execute_script(f"return [...document.querySelectorAll('{selector}')].map((e) => e.dataset.camera)"))
 
 
 def shoot(browser, tmp_path, name, width, height):
