@@ -109,21 +109,19 @@ def fmt_percent(p: float | None) -> str:
 
 
 def fmt_share(s: float | None) -> str:
+    """A share as a percentage; above 1 (a break-even never reached) says so; n/a for ``None``."""
     if s is None:
         return NA
     return "never (above 100%)" if s > 1 else f"{100 * s:.1f}%"
 
 
 def fmt_duration(seconds: float) -> str:
+    """Seconds, minutes or hours, whichever reads best."""
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-def fmt_value(v: object) -> str:
-    return NA if v is None else str(v)
 
 
 def _savings_rows(doc: dict) -> str:
