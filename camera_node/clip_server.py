@@ -128,6 +128,8 @@ class ClipServer:
         started, sent = time.monotonic(), 0
         with open(self.clips_dir / f"{req.event_id}.avi", "rb") as f:
             for index in wanted:
+                if self._stopping:  # the node is shutting down: the gateway asks for the rest later
+                    return
                 f.seek(index * manifest.chunk_bytes)
                 data = f.read(manifest.chunk_bytes)
                 if not self.send(contract.TopicKind.CLIP_CHUNK, data, req.event_id, index):
@@ -138,5 +140,6 @@ class ClipServer:
                 self.bytes_sent += len(data)
                 ahead = sent / self.rate - (time.monotonic() - started)
                 if ahead > 0:
-                    time.sleep(ahead)
+                    with self._wake:  # paced, but woken by stop()
+                        self._wake.wait_for(lambda: self._stopping, ahead)
         logger.info("clip %s: sent %d chunk(s), %d B", req.event_id, len(wanted), sent)

@@ -88,3 +88,43 @@ def test_a_simulated_nodes_event_clip_is_fetched_from_its_card_while_it_runs(rea
     finally:
         node.join(180)
         daemon.stop()
+
+
+def test_a_clip_fetch_survives_a_node_reboot_mid_transfer(tmp_path, caplog, broker_url):
+    """The node's process restarts (a watchdog reset): its clip is still on the card, and the gateway's next request
+    for the missing chunks is answered by the new process."""
+    caplog.set_level(logging.INFO)
+    camera = f"reboot{uuid.uuid4().hex[:6]}"
+    clips = tmp_path / "node" / "clips"
+    clips.mkdir(parents=True)
+    event_id = f"1000-{camera}"
+    data = clip_file(clips / f"{event_id}.avi", frames=60, size=(320, 240)).read_bytes()
+    n = -(-len(data) // contract.CLIP_CHUNK_BYTES)
+
+    def boot():
+        pub = Publisher(broker_url, "smartcam", camera, Spool(tmp_path / "queue", 1 << 20))
+        server = ClipServer(clips, pub.send_now, rate_bytes_per_s=len(data) / 6)
+        pub.on_clip_request = server.request
+        pub.start()
+        server.start()
+        assert wait_for(lambda: pub.connected, 15)
+        return pub, server
+
+    daemon = gateway(broker_url, tmp_path)
+    pub, server = boot()
+    try:
+        pub.publish(contract.TopicKind.EVENTS, ev("new", 0, camera=camera, event_id=event_id), contract.QOS_EVENTS)
+        assert wait_for(lambda: daemon.store.event(camera, event_id) is not None)
+        daemon.clips.fetch(camera, event_id)
+        assert wait_for(lambda: daemon.clips.status(camera, event_id).get("received", 0) >= n // 4)
+        server.stop()  # the reset: the process is gone mid-transfer (its worker stops after the chunk in hand)
+        pub.client.disconnect()
+        pub.client.loop_stop()
+        pub, server = boot()
+        assert wait_for(lambda: daemon.clips.status(camera, event_id) == {"state": "stored"}, 90), daemon.clips.status(camera, event_id)
+        assert daemon.store.event(camera, event_id)["clip_source_sha256"] == hashlib.sha256(data).hexdigest()
+        assert any("chunk(s) missing" in r.message for r in caplog.records if "resuming the clip" in r.message)
+    finally:
+        server.stop()
+        pub.stop(timeout=2)
+        daemon.stop()
