@@ -53,8 +53,8 @@ def _die_with_parent() -> None:
 class EmbeddedBroker:
     """``with EmbeddedBroker() as url: ...`` — a local broker for the duration of the block."""
 
-    def __init__(self, prefer_mosquitto: bool = True) -> None:
-        self.port = _free_port()
+    def __init__(self, prefer_mosquitto: bool = True, port: int | None = None) -> None:
+        self.port = port or _free_port()
         self.kind = "mosquitto" if prefer_mosquitto and (shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists()) else "amqtt"
         self._proc: subprocess.Popen | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -65,6 +65,12 @@ class EmbeddedBroker:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def __enter__(self) -> str:
+        try:  # a port chosen by the caller may be taken, and a broker answering there would be someone else's
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(("127.0.0.1", self.port))
+        except OSError as exc:
+            raise RuntimeError(f"port {self.port} on 127.0.0.1 is taken (a broker already running there?): {exc}") from exc
         if self.kind == "mosquitto":
             conf = Path(self._tmp.name) / "mosquitto.conf"
             # Queue without limit for the gateway's persistent session (the default of 1000 drops QoS 1 bursts).

@@ -53,7 +53,7 @@ def _demo(args: argparse.Namespace) -> int:
     print("done in " + ", ".join(f"{k.replace('_', ' ')} {v:.0f} s" for k, v in summary["seconds"].items()))
     print(f"open the report: {summary['report']}")
     print(f"next: smartcam gateway report --dsn sqlite:///{summary['store']} --out runs/report   (the same store, again)\n"
-          f"      smartcam gateway run --config configs/gateway.local.yaml   (a gateway on a local broker, with its page)")
+          f"      smartcam broker run & smartcam gateway run --config configs/gateway.local.yaml   (a local broker, and a gateway with its page)")
     return 0
 
 

@@ -98,3 +98,32 @@ def test_a_terminated_demo_stops_its_broker_and_gateway_and_leaves_no_process(tm
     finally:
         if demo.poll() is None:
             demo.kill()
+
+
+def test_broker_run_serves_until_terminated_and_refuses_a_taken_port(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.camera_node.test_publisher import Collector
+    from tests.conftest import _client, free_port
+
+    port = free_port()
+    broker = subprocess.Popen([sys.executable, "-m", "smartcam", "broker", "run", "--port", str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert f"broker on mqtt://127.0.0.1:{port}" in broker.stdout.readline()
+        url = f"mqtt://127.0.0.1:{port}"
+        collector = Collector(url, "smartcam/#")
+        client = _client(url)
+        client.loop_start()
+        client.publish("smartcam/cam1/events", b"hello", qos=1).wait_for_publish(5)
+        assert collector.wait_for(lambda msgs: [(t, p) for t, p, _ in msgs] == [("smartcam/cam1/events", b"hello")], 10)
+        client.loop_stop()
+        taken = subprocess.run([sys.executable, "-m", "smartcam", "broker", "run", "--port", str(port)], capture_output=True, text=True,
+                               timeout=60, check=False)
+        assert taken.returncode == 1 and "is taken" in taken.stderr
+        broker.send_signal(signal.SIGTERM)
+        assert broker.wait(20) == 0
+    finally:
+        if broker.poll() is None:
+            broker.kill()
