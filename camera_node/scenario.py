@@ -12,9 +12,12 @@ and ``scenario.json`` (the timeline).
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
+import shutil
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -353,3 +356,30 @@ def presence_only_truth(video: Path, out_csv: Path) -> int:
         w.writerow(["frame", "present"])
         w.writerows((i, 0) for i in range(len(frames)))
     return len(frames)
+
+
+def _fingerprint(inputs: list[Path], params: dict, code: list[Path]) -> str:
+    """A key for a build: every input file's name, size and mtime, the parameters and the building code."""
+    h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+    for source in (Path(__file__), *code):
+        h.update(Path(source).read_bytes())
+    for path in inputs:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            st = f.stat()
+            h.update(f"{f.relative_to(path.parent)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def build_once(out: Path, inputs: list[Path], params: dict, build: Callable[[], object], code: list[Path] = ()) -> bool:
+    """Run ``build`` (which writes into ``out``) unless ``out`` holds a build of the same inputs, parameters and code
+    (this module's, and ``code``'s); return True if it was there already."""
+    key_file = out / "inputs.sha256"
+    key = _fingerprint(inputs, params, list(code))
+    if key_file.exists() and key_file.read_text() == key:
+        return True
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    build()
+    key_file.write_text(key)  # written last: an interrupted build is rebuilt
+    return False

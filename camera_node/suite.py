@@ -16,7 +16,6 @@ scenarios only; the TUD-Stadtmitte and traffic_suburban ones are marked
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +24,17 @@ import cv2
 from tqdm import tqdm
 
 from camera_node.config import NodeConfig
-from camera_node.scenario import ScenarioBuilder, build_scenario, estimate_background, load_sequence, walking_tracks
+from camera_node.scenario import (
+    ScenarioBuilder,
+    build_once,
+    build_scenario,
+    estimate_background,
+    load_sequence,
+    walking_tracks,
+)
 
 logger = logging.getLogger(__name__)
 
-#: Bumped when a scenario's recipe changes, so cached builds are redone.
-SUITE_VERSION = 2
 #: The suite's default frame rate; ``--fps 7`` builds the same scenarios at the rate of the issue's elevated camera.
 FPS = 10.0
 #: The far walkers' scale: TUD people (122-310 px tall in 640x480) become 27-68 px tall.
@@ -96,15 +100,11 @@ def build(spec: ScenarioSpec, data_root: Path, out_dir: Path, fps: float = FPS) 
 
 
 def ensure_built(spec: ScenarioSpec, data_root: Path, work: Path, fps: float = FPS) -> Path:
-    """The scenario's folder under ``work``, built unless an up-to-date build is there."""
+    """The scenario's folder under ``work``, built unless a build of the same inputs, recipe and code is there."""
     folder = Path(work) / spec.name
-    stamp = folder / "suite.json"
-    key = {"version": SUITE_VERSION, "spec": spec.__dict__, "data_root": str(Path(data_root).resolve()), "fps": fps}
-    if stamp.exists() and json.loads(stamp.read_text()) == key and (folder / "scenario.avi").exists():
-        return folder
-    logger.info("building scenario %s", spec.name)
-    build(spec, data_root, folder, fps)
-    stamp.write_text(json.dumps(key))
+    inputs = [Path(data_root) / spec.source, *(_other_video(data_root, spec) if spec.kind == "walk" else [])]
+    if not build_once(folder, inputs, {"spec": spec.__dict__, "fps": fps}, lambda: build(spec, data_root, folder, fps), [Path(__file__)]):
+        logger.info("built scenario %s", spec.name)
     return folder
 
 

@@ -9,19 +9,17 @@ node's detection quality next to the savings.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from camera_node.config import NodeConfig
-from camera_node.scenario import build_scenario, presence_only_truth
+from camera_node.scenario import build_once, build_scenario, presence_only_truth
 from camera_node.simulate import simulate
 from gateway.config import GatewayConfig
 from gateway.daemon import GatewayDaemon
@@ -46,33 +44,6 @@ def synthetic_clip(path: Path, seconds: float = 20.0, fps: float = 10.0) -> Path
     return path
 
 
-def _fingerprint(paths: list[Path], params: dict) -> str:
-    """A key for a scenario's inputs: every input file's name, size and mtime, the parameters and the builder's code."""
-    import camera_node.scenario as scenario_code
-
-    h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
-    h.update(Path(scenario_code.__file__).read_bytes())
-    for path in paths:
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for f in files:
-            st = f.stat()
-            h.update(f"{f.relative_to(path.parent)}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()
-
-
-def cached(out: Path, inputs: list[Path], params: dict, build: Callable[[], object]) -> bool:
-    """Run ``build`` (which writes into ``out``) unless ``out`` holds a build of the same inputs; True if cached."""
-    key_file = out / "inputs.sha256"
-    key = _fingerprint(inputs, params)
-    if key_file.exists() and key_file.read_text() == key:
-        return True
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    build()
-    key_file.write_text(key)  # written last: an interrupted build is rebuilt
-    return False
-
-
 def plan_cameras(data_root: Path, work: Path) -> list[tuple[str, Path, Path]]:
     """(camera id, video, truth) per simulated node; scenarios are built once per set of inputs (cached in ``work``)."""
     seqs = sorted(p for p in (data_root / "mot15").iterdir() if p.is_dir()) if (data_root / "mot15").is_dir() else []
@@ -81,20 +52,20 @@ def plan_cameras(data_root: Path, work: Path) -> list[tuple[str, Path, Path]]:
     for i, seq in enumerate(seqs):
         out = work / f"scenario-{seq.name.lower()}"
         clip = distractors[i % len(distractors):][:1] if distractors else []
-        hit = cached(out, [seq, *clip], {"empty_seconds": 10.0, "seed": i},
+        hit = build_once(out, [seq, *clip], {"empty_seconds": 10.0, "seed": i},
                      lambda seq=seq, clip=clip, out=out, i=i: build_scenario([seq], clip, out, empty_seconds=10.0, seed=i))
         logger.info("scenario %s: %s (MOT15 %s walkers, empty stretches, an illumination dip, %s)", out.name,
                     "cached" if hit else "built", seq.name, clip[0].name if clip else "no distractor")
         cameras.append((seq.name.lower().replace("tud-", "")[:32], out / "scenario.avi", out / "truth.csv"))
     for path in distractors[-1:]:
         out = work / f"presence-{path.stem}"
-        hit = cached(out, [path], {}, lambda path=path, out=out: presence_only_truth(path, out / "truth.csv"))
+        hit = build_once(out, [path], {}, lambda path=path, out=out: presence_only_truth(path, out / "truth.csv"))
         logger.info("scenario street: %s (%s, person-free traffic)", "cached" if hit else "built", path.name)
         cameras.append(("street", path, out / "truth.csv"))
     if not cameras:
         logger.warning("no MOT15 or distractor data under %s: one node runs on a synthetic person-free clip", data_root)
         out = work / "synthetic"
-        cached(out, [], {"synthetic": 1}, lambda: presence_only_truth(synthetic_clip(out / "synthetic.avi"), out / "truth.csv"))
+        build_once(out, [], {"synthetic": 1}, lambda: presence_only_truth(synthetic_clip(out / "synthetic.avi"), out / "truth.csv"))
         cameras.append(("synthetic", out / "synthetic.avi", out / "truth.csv"))
     return cameras
 

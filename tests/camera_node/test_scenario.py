@@ -80,3 +80,21 @@ def test_far_walkers_are_scaled_down_and_parked_clips_stop(tmp_path, moving_vide
     rows = [int(r["present"]) for r in csv.DictReader((tmp_path / "out" / "truth.csv").open())]
     assert not any(rows[parked["first_frame"] : parked["first_frame"] + parked["frames"]])
     assert sum(rows[far["first_frame"] : far["first_frame"] + far["frames"]]) == 30
+
+
+def test_a_build_is_reused_while_its_inputs_are_unchanged_and_redone_when_they_change(tmp_path):
+    from camera_node.scenario import build_once
+
+    source = tmp_path / "clip.avi"
+    source.write_bytes(b"x" * 10)
+    out, builds = tmp_path / "built", []
+
+    def build():
+        builds.append(1)
+        (out / "scenario.avi").write_bytes(b"built")
+
+    assert build_once(out, [source], {"fps": 10}, build) is False
+    assert build_once(out, [source], {"fps": 10}, build) is True and len(builds) == 1
+    assert build_once(out, [source], {"fps": 7}, build) is False  # other parameters
+    source.write_bytes(b"y" * 11)
+    assert build_once(out, [source], {"fps": 7}, build) is False and len(builds) == 3  # the input changed
