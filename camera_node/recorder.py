@@ -129,6 +129,7 @@ class Recorder:
         done = [self._finish()] if self.clip is not None else []
         frames = [f for f in self.ring if f[1] >= start_time - self.cfg.pre_roll]
         path = self.clips_dir / f"{event_id}.avi"
+        self.retention.new_clip()
         try:
             free = shutil.disk_usage(self.clips_dir).free
             if free < self.cfg.min_free_bytes:
