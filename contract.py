@@ -72,6 +72,12 @@ class TopicKind(str, Enum):
     CLIP_CHUNK = "clip/chunk"  # node -> gateway: <prefix>/<camera>/clip/<event id>/<chunk index>, raw bytes
 
 
+#: The node's clip answers: a manifest and chunks under ``<prefix>/<camera>/clip/<event id>/...``.
+CLIP_DATA = frozenset({TopicKind.CLIP_MANIFEST, TopicKind.CLIP_CHUNK})
+#: Kinds whose topic names an event (the rest are ``<prefix>/<camera>/<kind>``).
+PER_EVENT = CLIP_DATA | {TopicKind.THUMBNAIL}
+
+
 @dataclass(frozen=True)
 class Topic:
     """A parsed topic: which camera, what kind, the event id for thumbnails and clips, the chunk index for chunks."""
@@ -90,7 +96,7 @@ def topic(prefix: str, camera: str, kind: TopicKind, event_id: str | None = None
     """Build a topic; validates the ids it embeds."""
     if not CAMERA_ID.fullmatch(camera):
         raise ContractError(f"invalid camera id {camera!r}")
-    if kind in (TopicKind.THUMBNAIL, TopicKind.CLIP_MANIFEST, TopicKind.CLIP_CHUNK):
+    if kind in PER_EVENT:
         if event_id is None or not EVENT_ID.fullmatch(event_id):
             raise ContractError(f"invalid event id {event_id!r}")
         if kind is TopicKind.THUMBNAIL:
@@ -107,7 +113,7 @@ def subscription(prefix: str, kind: TopicKind) -> str:
     """Wildcard subscription for ``kind`` on every camera (manifests and chunks share one: ``clip/+/+``)."""
     if kind is TopicKind.THUMBNAIL:
         return f"{prefix}/+/thumbnail/+"
-    if kind in (TopicKind.CLIP_MANIFEST, TopicKind.CLIP_CHUNK):
+    if kind in CLIP_DATA:
         return f"{prefix}/+/clip/+/+"
     return f"{prefix}/+/{kind.value}"
 
@@ -135,7 +141,7 @@ def parse_topic(prefix: str, name: str) -> Topic:
             raise ContractError(f"invalid chunk index {parts[3]!r} in topic")
         return Topic(camera, TopicKind.CLIP_CHUNK, parts[2], int(parts[3]))
     for kind in TopicKind:
-        if kind not in (TopicKind.THUMBNAIL, TopicKind.CLIP_MANIFEST, TopicKind.CLIP_CHUNK) and rest == kind.value:
+        if kind not in PER_EVENT and rest == kind.value:
             return Topic(camera, kind)
     raise ContractError(f"unknown topic kind {rest!r}")
 

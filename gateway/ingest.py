@@ -56,7 +56,7 @@ class Ingestor:
             kind = parsed.kind
             if kind is contract.TopicKind.THUMBNAIL:
                 self._thumbnail(parsed, payload, at)
-            elif kind in (contract.TopicKind.CLIP_MANIFEST, contract.TopicKind.CLIP_CHUNK):
+            elif kind in contract.CLIP_DATA:
                 self._clip(parsed, payload)
             elif len(payload) > self.limits.max_json_bytes:
                 raise contract.ContractError(f"payload of {len(payload)} B exceeds {self.limits.max_json_bytes} B")

@@ -283,14 +283,9 @@ class Store:
     # -- reads ----------------------------------------------------------
     def events(self, camera: str | None = None, since: float | None = None, until: float | None = None,
                label: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
-        where, params = ["state <> 'pending'"], []
-        for clause, value in (("camera_id = ?", camera), ("start_time >= ?", since), ("start_time < ?", until), ("label = ?", label)):
-            if value is not None:
-                where.append(clause)
-                params.append(value)
+        where, params = _event_filter(camera, since, until, label)
         rows = self._rows(
-            f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY start_time DESC, event_id LIMIT ? OFFSET ?",
-            (*params, limit, offset),
+            f"SELECT * FROM events WHERE {where} ORDER BY start_time DESC, event_id LIMIT ? OFFSET ?", (*params, limit, offset),
         )
         return [_decode_event(r) for r in rows]
 
@@ -335,12 +330,8 @@ class Store:
 
     def count_events(self, since: float | None = None, camera: str | None = None) -> int:
         """Stored events (pending ones aside), of one camera and from ``since`` if given."""
-        where, params = ["state <> 'pending'"], []
-        for clause, value in (("camera_id = ?", camera), ("start_time >= ?", since)):
-            if value is not None:
-                where.append(clause)
-                params.append(value)
-        return int(self._rows(f"SELECT COUNT(*) AS n FROM events WHERE {' AND '.join(where)}", tuple(params))[0]["n"])
+        where, params = _event_filter(camera, since)
+        return int(self._rows(f"SELECT COUNT(*) AS n FROM events WHERE {where}", params)[0]["n"])
 
     def last_stats(self, camera: str) -> dict | None:
         """The camera's latest stats message (without its ledger), or ``None``."""
@@ -398,6 +389,17 @@ class Store:
 
     def thumbnail_paths(self) -> set[str]:
         return {r["path"] for r in self._rows("SELECT path FROM thumbnails")}
+
+
+def _event_filter(camera: str | None = None, since: float | None = None, until: float | None = None,
+                  label: str | None = None) -> tuple[str, tuple]:
+    """The WHERE clause and parameters selecting stored events (pending ones aside) by the filters given."""
+    where, params = ["state <> 'pending'"], []
+    for clause, value in (("camera_id = ?", camera), ("start_time >= ?", since), ("start_time < ?", until), ("label = ?", label)):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    return " AND ".join(where), tuple(params)
 
 
 def _decode_event(row: dict) -> dict:
