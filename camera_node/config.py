@@ -36,7 +36,11 @@ class SensorConfig(StrictModel):
     width: int = Field(640, ge=32, le=1600, description="JPEG frame width (VGA=640, SVGA=800, UXGA=1600).")
     height: int = Field(480, ge=32, le=1200, description="JPEG frame height.")
     jpeg_quality: int = Field(80, ge=10, le=100, description="libjpeg quality of the sensor's JPEG (OV2640 quality 10-12 ~ 80).")
-    motion_scale: int = Field(8, description="Motion runs on the JPEG decoded at 1/N scale (libjpeg DCT scaling: 1, 2, 4, 8).")
+    motion_scale: int = Field(8, description="Motion runs on the JPEG decoded at 1/N scale (libjpeg DCT scaling: 1, 2, 4, 8). "
+                              "A rigid walker is proposed from about 6 x N sensor pixels tall (48 px at 1/8, 24 px at 1/4; "
+                              "tests/camera_node/test_motion.py), real walkers, whose limbs move, from about 32 px at 1/8 "
+                              "(test_suite.py). For people farther away use 4 (the suite's far walkers of 27-35 px: frame "
+                              "recall 0.96 at 4, 0.78 at 8); the node's other settings were tuned at 8.")
     person_scale: int = Field(2, description="Person crops come from the JPEG decoded at 1/N scale (1, 2, 4, 8).")
 
     @field_validator("motion_scale", "person_scale")
@@ -100,9 +104,9 @@ class DetectorConfig(StrictModel):
         "stays a person while the median of its recent scores stays at least this (hysteresis: someone sitting "
         "still scores lower than someone walking). Capped at the threshold.")
     confirm_hits: int = Field(
-        2, ge=1, description="A track becomes a person (and can raise an alert) once this many scores on moving "
-        "regions are in and the median of its recent scores reaches the threshold: one confident score on a car "
-        "roof alerts nobody. Only person tracks are re-checked.")
+        2, ge=1, description="A track becomes a person (and can raise an alert) once this many of its recent scores "
+        "on moving regions (k of the last 7) reach the threshold and their median reaches min_score: one confident "
+        "score on a car roof alerts nobody, nor two among doubtful ones. Only person tracks are re-checked.")
     max_speed: float = Field(
         4.0, gt=0, description="A track crossing more than this many of its own box heights a second since it was "
         "first seen is not a person (walking is about 1, running 2; a car at 10 m/s seen side-on about 7).")

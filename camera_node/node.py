@@ -397,6 +397,7 @@ class Node:
             "confirmations": self.cascade.confirmed if self.cascade else 0,
             "candidates_skipped_by_budget": self.person.skipped,
             "candidates_remembered_as_rejected": self.person.remembered,
+            "candidates_unmoved_since_looked_at": self.person.unmoved,
             "events": self.event_count,
             "interrupted_events": self.interrupted_events,
             "clip_errors": list(self.recorder.errors),

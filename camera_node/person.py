@@ -25,6 +25,10 @@ as their union. An object the frame border cut is classified again sooner if it 
 it came into view: someone walking in from the border) — though not within
 ``regrowth_interval`` of its last look, as frames that close are near-duplicates;
 one seen whole that grows is coming closer, and is looked at again only once it tripled. A proposal that covers most of a person track is always classified.
+
+A candidate (a track not yet a person) whose box has not moved since the CNN looked at it waits
+``recheck_every`` frames for the next look, as a still person's re-check does: the ESP32's ~10 invokes a
+second then go to what is new rather than to the same crop again (the blobs a scene change leaves behind).
 """
 from __future__ import annotations
 
@@ -51,6 +55,8 @@ APPEARANCE_CHANGE = 0.5
 REGROWTH_PARTIAL, REGROWTH_WHOLE = 1.5, 3.0
 #: A moving detection overlapping the box its track's background was saved under less than this (IoU) is at a new spot.
 ARRIVED = 0.5
+#: A proposal overlapping its candidate track's box at least this (IoU) has not moved.
+UNMOVED = 0.9
 
 
 @dataclass
@@ -142,6 +148,7 @@ class PersonStage:
         self.inferences = 0
         self.remembered = 0  # proposals not classified because they follow a recently rejected object
         self.skipped = 0  # candidates left unclassified by the per-frame cap or the MCU budget
+        self.unmoved = 0  # proposals not classified because their candidate track was looked at lately where it stands
 
     def process(
         self,
@@ -168,8 +175,10 @@ class PersonStage:
         """
         self._expire(timestamp)
         unremembered, followed = self._unremembered(proposals, timestamp)
+        fresh = [p for p in unremembered if not self._looked_at_lately(p, frame_index)]
+        self.unmoved += len(unremembered) - len(fresh)
         # (box, the track a re-check is for or None for a proposal, the box still looks as the person did)
-        candidates: list[tuple[Box, Track | None, bool]] = [(p, None, True) for p in unremembered]
+        candidates: list[tuple[Box, Track | None, bool]] = [(p, None, True) for p in fresh]
         for track in self.tracks:
             due = track.person and frame_index - track.last_checked_frame >= self.cfg.recheck_every
             if not due or any(iou(track.box, p) > 0.2 for p in proposals):
@@ -233,6 +242,14 @@ class PersonStage:
         self.remembered += len(held)
         out = [p for p in proposals if id(p) not in held]
         return out, {id(p): owner[id(p)] for p in out if id(p) in owner}
+
+    def _looked_at_lately(self, box: Box, frame_index: int) -> bool:
+        """Is ``box`` a candidate (a track not yet a person) that has not moved since the CNN looked at it, less
+        than ``recheck_every`` frames ago? The same crop again would spend the budget something new needs (the
+        blobs a scene change leaves; a far figure barely moving), so it waits as a still person's re-check does."""
+        track = self._match(box)
+        return (track is not None and not track.person and iou(track.box, box) >= UNMOVED
+                and frame_index - track.last_checked_frame < self.cfg.recheck_every)
 
     def _covers_track(self, box: Box) -> bool:
         """Does ``box`` cover most of a track (someone, or something that may be someone, merged into the blob)?"""
@@ -307,13 +324,15 @@ class PersonStage:
             self.tracks = sorted(self.tracks, key=lambda t: (not t.person, -t.last_positive))[:MAX_TRACKS]
 
     def _match(self, box: Box) -> Track | None:
-        """The track ``box`` belongs to: the best overlap above 0.2 IoU, else one whose box holds its centre
-        at a comparable size (a person's head or legs moving on their own are still that person)."""
+        """The track ``box`` belongs to: the best overlap above 0.2 IoU, else one at a comparable size whose box
+        holds its centre (a person's head or legs moving on their own are still that person) or whose centre it
+        holds (more of them in view than when last seen moving)."""
         best = max(self.tracks, key=lambda t: iou(t.box, box), default=None)
         if best is not None and iou(best.box, box) > 0.2:
             return best
         for t in self.tracks:
             grown = Box(t.box.x - 0.1 * t.box.w, t.box.y - 0.1 * t.box.h, 1.2 * t.box.w, 1.2 * t.box.h)
-            if grown.contains(box.cx, box.cy) and 0.25 <= box.area / max(t.box.area, 1.0) <= 4.0:
+            inside = grown.contains(box.cx, box.cy) or box.contains(t.box.cx, t.box.cy)  # a part, or more of them
+            if inside and 0.25 <= box.area / max(t.box.area, 1.0) <= 4.0:
                 return t
         return None

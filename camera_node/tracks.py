@@ -4,10 +4,13 @@ A track collects the CNN's scores on one region over time (on motion
 proposals that match it and on re-checks while it stands still). One score
 decides nothing, as in Frigate's ``min_score``/``threshold`` pair:
 
-* it **becomes a person** once ``confirm_hits`` scores on moving regions are
-  in and the median of its recent scores reaches the model's threshold, and
-  it moves like a person: a region crossing more than ``max_speed`` of its
-  own heights a second (a car at 10 m/s) is never confirmed;
+* it **becomes a person** once ``confirm_hits`` of its recent scores (k of
+  the last ``SCORE_HISTORY``) reach the model's threshold, the median of
+  them reaches ``min_score`` (a car roof that scored high twice among low
+  scores is not one), and it moves like a person: a region crossing more
+  than ``max_speed`` of its own heights a second (a car at 10 m/s) is never
+  confirmed. A small, far walker scores around the threshold, above and
+  below it, so a median at the threshold would wait seconds for them;
 * a confirmed track **stays a person** while that median stays at or above
   ``min_score`` (hysteresis: someone sitting still scores lower than someone
   walking, but keeps scoring) and it keeps moving plausibly;
@@ -28,6 +31,8 @@ from models.inference.preprocess import Box
 
 #: Scores a track's median is taken over (bounded: long-running state).
 SCORE_HISTORY = 7
+#: A box under this share of the track's area, centred inside it, is a part of the person (see Track.observe).
+PART = 0.5
 
 
 @dataclass
@@ -52,7 +57,6 @@ class Track:
     appearance: object = None  # what the box showed then (the person)
     last_moved: float | None = None  # time of the last classification on a motion region
     last_positive: float = 0.0  # time of the last score >= min_score
-    hits: int = 0  # scores >= min_score on motion regions
     person: bool = False  # the evidence says a person (see the module docstring)
     scores: deque = field(default_factory=lambda: deque(maxlen=SCORE_HISTORY))
     origin: tuple[float, float, float] | None = None  # (t, cx, cy) where motion first placed it
@@ -73,6 +77,10 @@ class Track:
         t0, x0, y0 = self.origin
         return math.hypot(self.box.cx - x0, self.box.cy - y0) / max(self.box.h, 1.0) / (timestamp - t0)
 
+    def _is_part(self, box: Box) -> bool:
+        """Is ``box`` a part of the tracked box (under half its area, its centre inside it): legs, an arm?"""
+        return box.area < PART * self.box.area and self.box.contains(box.cx, box.cy)
+
     def observe(self, score: float, timestamp: float, rules: TrackRules, box: Box | None = None,
                 unchanged: bool = True) -> bool:
         """Add one classification: on a motion region that matched (``box`` given, the track moves there)
@@ -85,14 +93,15 @@ class Track:
         positive = (box is not None or unchanged) and score >= rules.min_score  # a changed look without motion: gone
         if positive:
             self.last_positive = timestamp
-            if box is not None:  # a region the CNN doubts (a stray part, a passer-by) does not move the track
-                self.box = box
-                self.hits += 1
+            if box is not None:  # a region the CNN doubts (a stray part, a passer-by) does not move the track,
+                if not self._is_part(box):  # nor does a part of the person moving on its own shrink it to that part
+                    self.box = box
                 if self.origin is None:
                     self.origin = (timestamp, box.cx, box.cy)
         plausible = self.speed(timestamp) <= rules.max_speed
         if self.person:
             self.person = plausible and self.score >= rules.min_score
         else:
-            self.person = plausible and self.hits >= rules.confirm_hits and self.score >= rules.threshold
+            confident = sum(score >= rules.threshold for score in self.scores)
+            self.person = plausible and confident >= rules.confirm_hits and self.score >= rules.min_score
         return positive

@@ -1,5 +1,7 @@
 """Motion proposes what moves, not what merely gets brighter, sways, or was left behind."""
+import cv2
 import numpy as np
+import pytest
 
 from camera_node.config import MotionConfig
 from camera_node.motion import MotionDetector, merge_stacked, merge_touching, polygon_mask
@@ -139,3 +141,32 @@ def test_polygon_masks_cover_their_share_of_the_frame():
     mask = polygon_mask([LEFT_HALF], (60, 80))
     assert mask[:, :39].all() and not mask[:, 41:].any()
     assert not polygon_mask([], (60, 80)).any()
+
+
+def walker_found_share(height: int, motion_scale: int, frames: int = 30) -> float:
+    """Share of frames on which a dark walker ``height`` sensor pixels tall (2.5:1, one height a second at
+    10 fps, on a textured 640x480 scene, through the sensor's JPEG and its DCT-scaled decode) is proposed."""
+    from camera_node.sensor import Sensor
+
+    rng = np.random.default_rng(0)
+    scene = cv2.GaussianBlur(rng.integers(90, 170, (480, 640), dtype=np.uint8), (0, 0), 3).astype(np.float32)
+    sensor, det = Sensor(640, 480, 80), MotionDetector(MotionConfig())
+    width, found = max(2, round(height / 2.5)), 0
+    for i in range(frames):
+        image = scene + rng.normal(0, 2, scene.shape)
+        x, y = 100 + i * height // 10, 240 - height // 2
+        if i >= 8:  # walks in after the background is learnt
+            image[y : y + height, x : x + width] = 40
+        jpeg = sensor.capture(cv2.cvtColor(np.clip(image, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR))
+        proposals = det.update(sensor.decode_gray(jpeg, motion_scale)).proposals
+        if i >= 12:
+            found += any(b.contains((x + width / 2) / motion_scale, 240 / motion_scale) for b in proposals)
+    return found / (frames - 12)
+
+
+@pytest.mark.parametrize("motion_scale", [8, 4])
+def test_the_smallest_person_proposed_is_six_motion_pixels_tall(motion_scale):
+    # the figure sensor.motion_scale's description states: 48 px of a 640x480 sensor at 1/8, 24 px at 1/4
+    smallest = 6 * motion_scale
+    assert walker_found_share(smallest, motion_scale) == 1.0
+    assert walker_found_share(smallest // 2, motion_scale) < 0.5  # below it, motion loses them
