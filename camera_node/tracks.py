@@ -55,6 +55,7 @@ class Track:
     background: object = None  # the empty background under ``background_box``, saved when the person arrived there
     background_box: Box | None = None
     appearance: object = None  # what the box showed then (the person)
+    whole: Box | None = None  # the box of the last score at the threshold on a motion region: the person seen whole
     last_moved: float | None = None  # time of the last classification on a motion region
     last_positive: float = 0.0  # time of the last score >= min_score
     person: bool = False  # the evidence says a person (see the module docstring)
@@ -78,8 +79,10 @@ class Track:
         return math.hypot(self.box.cx - x0, self.box.cy - y0) / max(self.box.h, 1.0) / (timestamp - t0)
 
     def _is_part(self, box: Box) -> bool:
-        """Is ``box`` a part of the tracked box (under half its area, its centre inside it): legs, an arm?"""
-        return box.area < PART * self.box.area and self.box.contains(box.cx, box.cy)
+        """Is ``box`` a part of the person (under half the area of the box they were last confidently seen in, its
+        centre inside that box): legs, an arm, what is left of them as they walk out of a spot?"""
+        ref = self.whole or self.box
+        return box.area < PART * ref.area and ref.contains(box.cx, box.cy)
 
     def observe(self, score: float, timestamp: float, rules: TrackRules, box: Box | None = None,
                 unchanged: bool = True) -> bool:
@@ -96,6 +99,8 @@ class Track:
             if box is not None:  # a region the CNN doubts (a stray part, a passer-by) does not move the track,
                 if not self._is_part(box):  # nor does a part of the person moving on its own shrink it to that part
                     self.box = box
+                if score >= rules.threshold:
+                    self.whole = box
                 if self.origin is None:
                     self.origin = (timestamp, box.cx, box.cy)
         plausible = self.speed(timestamp) <= rules.max_speed

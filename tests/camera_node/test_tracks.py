@@ -70,5 +70,16 @@ def test_a_part_of_the_person_moving_on_its_own_does_not_shrink_the_track_to_it(
     assert track.box == whole  # ... but the person is still the whole box, which a re-check will look at
 
 
+def test_someone_walking_out_of_a_spot_does_not_shrink_the_track_to_what_is_left_of_them():
+    # still-tud-stadtmitte: the person leaves, the moving region shrinks by under half a step at a time while the
+    # CNN doubts it; the track must not end up on a scrap of pavement that a re-check would keep scoring at 0.6
+    track = Track(Box(256, 96, 96, 168), first_seen=0.0, last_checked_frame=0)
+    for i, (box, score) in enumerate([(Box(256, 96, 96, 168), 0.88), (Box(256, 96, 96, 168), 0.9),
+                                      (Box(256, 96, 96, 96), 0.62), (Box(272, 128, 80, 64), 0.68),
+                                      (Box(296, 144, 56, 48), 0.76)]):
+        track.observe(score, i * 0.1, RULES, box)
+    assert track.box == Box(256, 96, 96, 96)  # the last box of at least half the size they were confidently seen at
+
+
 def test_the_score_history_is_bounded():
     assert len(observed([0.9] * 50).scores) == SCORE_HISTORY
