@@ -39,8 +39,9 @@ class SensorConfig(StrictModel):
     motion_scale: int = Field(8, description="Motion runs on the JPEG decoded at 1/N scale (libjpeg DCT scaling: 1, 2, 4, 8). "
                               "A rigid walker is proposed from about 6 x N sensor pixels tall (48 px at 1/8, 24 px at 1/4; "
                               "tests/camera_node/test_motion.py), real walkers, whose limbs move, from about 32 px at 1/8 "
-                              "(test_suite.py). For people farther away use 4 (the suite's far walkers of 27-35 px: frame "
-                              "recall 0.96 at 4, 0.78 at 8); the node's other settings were tuned at 8.")
+                              "(test_suite.py). 4 catches farther people (the suite's 27-35 px walkers: frame recall 0.97 "
+                              "at 4, 0.78 at 8) but costs the ESP32 more and, with the other settings tuned at 8, keeps a "
+                              "person-like pillar a walker uncovered alive on the README scenario (0.81x the oracle's savings).")
     person_scale: int = Field(2, description="Person crops come from the JPEG decoded at 1/N scale (1, 2, 4, 8).")
 
     @field_validator("motion_scale", "person_scale")

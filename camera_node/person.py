@@ -108,7 +108,7 @@ class Rejected:
         new look seeing the same object larger, so only once it tripled (a person walking up the scene whom
         the first, small look missed)."""
         age = timestamp - self.classified
-        grown = box.area >= (REGROWTH_PARTIAL if self.partial else REGROWTH_WHOLE) * self.classified_area
+        grown = box.area >= (REGROWTH_PARTIAL if self.partial else REGROWTH_WHOLE) ** self.looks * self.classified_area
         return age < memory and (not grown or age < regrowth_interval)
 
     def move(self, box: Box, timestamp: float) -> None:
@@ -315,10 +315,11 @@ class PersonStage:
                 track = Track(det.box, timestamp, frame_index)
                 positive = track.observe(det.score, timestamp, self.rules, det.box)
                 self.tracks.append(track)
-            if positive and not det.from_track:  # seen moving: the empty background behind it, and how it looks
-                if track.background_box is None or iou(track.background_box, det.box) < ARRIVED:
-                    track.background, track.background_box = snapshot(det.box), det.box  # arrived at a new spot
-                track.appearance = look(det.box) if look is not None else None
+            if positive and not det.from_track:  # seen moving: the empty background behind them, and how they look
+                # (under the track's box: a part of them moving on its own leaves it where it was)
+                if track.background_box is None or iou(track.background_box, track.box) < ARRIVED:
+                    track.background, track.background_box = snapshot(track.box), track.box  # arrived at a new spot
+                track.appearance = look(track.box) if look is not None else None
             det.person = track is not None and track.person and (positive or not det.from_track)
         if len(self.tracks) > MAX_TRACKS:  # bounded: the least convincing go first
             self.tracks = sorted(self.tracks, key=lambda t: (not t.person, -t.last_positive))[:MAX_TRACKS]

@@ -99,8 +99,8 @@ class Track:
             if box is not None:  # a region the CNN doubts (a stray part, a passer-by) does not move the track,
                 if not self._is_part(box):  # nor does a part of the person moving on its own shrink it to that part
                     self.box = box
-                if score >= rules.threshold:
-                    self.whole = box
+                    if score >= rules.threshold:
+                        self.whole = box
                 if self.origin is None:
                     self.origin = (timestamp, box.cx, box.cy)
         plausible = self.speed(timestamp) <= rules.max_speed

@@ -2,7 +2,7 @@
 import numpy as np
 
 from camera_node.config import DetectorConfig
-from camera_node.person import PersonStage
+from camera_node.person import PersonStage, Rejected
 from camera_node.tracks import Track
 from models import SHIPPED_MODEL
 from models.inference import TfliteClassifier
@@ -71,6 +71,24 @@ def test_a_region_holding_a_tracked_part_is_the_same_person_seen_whole():
     s.tracks = [person_track(part)]
     whole = Box(530, 210, 110, 260)  # more of them in view: holds the part's centre, at most four times its size
     assert s._match(whole) is s.tracks[0]
+
+
+def test_a_part_of_a_person_moving_on_its_own_keeps_the_background_saved_under_the_whole_of_them():
+    s = stage(threshold=0.0, reject_memory=0.0)
+    whole = Box(100, 100, 60, 160)
+    s.tracks = [person_track(whole, background="the empty spot")]
+    s.tracks[0].background_box = whole
+    run(s, 1, [Box(100, 180, 60, 70)])  # their legs: under half of them, inside their box
+    assert s.tracks[0].box == whole and s.tracks[0].background == "the empty spot"
+
+
+def test_each_look_that_rejects_a_growing_object_asks_more_growth_before_the_next():
+    # a car coming up the road grows all the way: each rejection asks 1.5x (cut by the border) or 3x (whole) more
+    car = Rejected(Box(0, 0, 20, 20), classified=0.0, seen=0.0, classified_area=400.0, partial=True)
+    assert not car.still_holds(Box(0, 0, 30, 20), 1.0, memory=5.0, regrowth_interval=0.2)  # first look: 1.5x
+    car.looks = 2
+    assert car.still_holds(Box(0, 0, 30, 20), 1.0, memory=5.0, regrowth_interval=0.2)
+    assert not car.still_holds(Box(0, 0, 30, 30), 1.0, memory=5.0, regrowth_interval=0.2)  # 2.25x
 
 
 def test_a_region_found_only_once_is_not_kept_alive_by_re_checks():
@@ -186,7 +204,8 @@ def test_a_rejected_region_the_border_cut_that_grew_by_half_is_classified_again(
     def walking_in(i):  # someone coming into view from the border: 21% more area each frame
         return from_border(i, size=60 * 1.1**i)
 
-    assert cnn_runs(s, range(7), walking_in) == [1, 0, 0, 1, 0, 0, 1]  # 1.21^3 = 1.77x the area last classified
+    # 1.21^3 = 1.77x the area last classified; rejected again, 1.5^2 = 2.25x: 1.21^5 = 2.6x
+    assert cnn_runs(s, range(9), walking_in) == [1, 0, 0, 1, 0, 0, 0, 0, 1]
 
 
 def test_a_rejected_region_seen_whole_that_grows_as_it_comes_closer_is_looked_at_again_only_once_it_tripled():

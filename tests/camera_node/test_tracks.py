@@ -81,5 +81,16 @@ def test_someone_walking_out_of_a_spot_does_not_shrink_the_track_to_what_is_left
     assert track.box == Box(256, 96, 96, 96)  # the last box of at least half the size they were confidently seen at
 
 
+def test_a_part_that_scores_high_is_still_a_part_not_the_whole_person():
+    # someone who stopped: only their arm moves, and the CNN is sure of it; the next smaller part must not shrink
+    # the track either (a re-check of the arm's box alone would soon score low and lose them)
+    track = Track(Box(0, 0, 40, 120), first_seen=0.0, last_checked_frame=0)
+    for i in range(2):
+        track.observe(0.9, i * 0.1, RULES, Box(0, 0, 40, 120))
+    track.observe(0.95, 0.2, RULES, Box(5, 60, 30, 50))
+    track.observe(0.7, 0.3, RULES, Box(10, 70, 20, 40))
+    assert track.box == Box(0, 0, 40, 120)
+
+
 def test_the_score_history_is_bounded():
     assert len(observed([0.9] * 50).scores) == SCORE_HISTORY
