@@ -24,7 +24,9 @@ frame; each look that rejects the same object again doubles that, up to
 as their union. An object the frame border cut is classified again sooner if it grew by half since (more of
 it came into view: someone walking in from the border) — though not within
 ``regrowth_interval`` of its last look, as frames that close are near-duplicates;
-one seen whole that grows is coming closer, and is looked at again only once it tripled. A proposal that covers most of a person track is always classified.
+one seen whole that grows is coming closer, and is looked at again only once it tripled. Each look that rejects it again asks
+that growth again of the area it was rejected at (1.5x, 2.25x, ...; 3x, 9x, ...), so a car coming up the road is not
+re-classified every few frames. A proposal that covers most of a person track is always classified.
 
 A candidate (a track not yet a person) whose box has not moved since the CNN looked at it waits
 ``recheck_every`` frames for the next look, as a still person's re-check does: the ESP32's ~10 invokes a
@@ -106,7 +108,7 @@ class Rejected:
         a new look (or so little time since that a new look would see nearly the same frame)? One the frame
         border cut shows more of itself once it grew by half; one seen whole that grows is coming closer, a
         new look seeing the same object larger, so only once it tripled (a person walking up the scene whom
-        the first, small look missed)."""
+        the first, small look missed). Each rejection asks that growth again: ``looks`` of them, its power."""
         age = timestamp - self.classified
         grown = box.area >= (REGROWTH_PARTIAL if self.partial else REGROWTH_WHOLE) ** self.looks * self.classified_area
         return age < memory and (not grown or age < regrowth_interval)

@@ -107,6 +107,6 @@ class Track:
         if self.person:
             self.person = plausible and self.score >= rules.min_score
         else:
-            confident = sum(score >= rules.threshold for score in self.scores)
+            confident = sum(s >= rules.threshold for s in self.scores)
             self.person = plausible and confident >= rules.confirm_hits and self.score >= rules.min_score
         return positive
