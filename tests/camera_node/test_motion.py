@@ -5,6 +5,7 @@ import pytest
 
 from camera_node.config import MotionConfig
 from camera_node.motion import MotionDetector, merge_stacked, merge_touching, polygon_mask
+from camera_node.sensor import Sensor
 from models.inference.preprocess import Box
 
 RNG = np.random.default_rng(0)
@@ -146,8 +147,6 @@ def test_polygon_masks_cover_their_share_of_the_frame():
 def walker_found_share(height: int, motion_scale: int, frames: int = 30) -> float:
     """Share of frames on which a dark walker ``height`` sensor pixels tall (2.5:1, one height a second at
     10 fps, on a textured 640x480 scene, through the sensor's JPEG and its DCT-scaled decode) is proposed."""
-    from camera_node.sensor import Sensor
-
     rng = np.random.default_rng(0)
     scene = cv2.GaussianBlur(rng.integers(90, 170, (480, 640), dtype=np.uint8), (0, 0), 3).astype(np.float32)
     sensor, det = Sensor(640, 480, 80), MotionDetector(MotionConfig())
