@@ -7,6 +7,10 @@ latency, savings vs the oracle, CNN share of person-free frames) and the goals
 it misses. Tuned scenarios first, then the held-out ones.
 
     python bench/node_suite.py [--config configs/node.yaml] [--work runs/suite] [--only still-tud-campus ...] [--fps 7 --work runs/suite-7fps]
+
+A candidate model goes through the same suite with ``--model runs/X/person_detector.tflite`` (its
+threshold read beside it, its ESP32 invoke rate from its MACs), so a model is judged by what the node
+does with it, not by its crop figures alone.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=default_data_root(), help="data root (default: %(default)s)")
     parser.add_argument("--work", type=Path, default=Path("runs/suite"), help="scenario cache and runs (default: %(default)s)")
     parser.add_argument("--only", nargs="+", choices=[s.name for s in SUITE], help="run only these scenarios")
+    parser.add_argument("--model", type=Path, help="override the detector model (.tflite; its training.json beside it)")
     parser.add_argument("--backend", choices=["tflm", "litert"], help="override the detector backend")
     parser.add_argument("--fps", type=float, default=FPS, help="frame rate the scenarios are built at (default: %(default)s; "
                         "use another --work per rate)")
@@ -36,6 +41,11 @@ def main() -> int:
         print(f"error: no MOT15 sequences under {args.data} (set --data or SMARTCAM_DATA)", file=sys.stderr)
         return 1
     cfg = load_node_config(args.config)
+    if args.model:
+        if not args.model.is_file():
+            print(f"error: no model at {args.model}", file=sys.stderr)
+            return 1
+        cfg.detector.model = args.model
     if args.backend:
         cfg.detector.backend = args.backend
     rows = run_suite(cfg, args.data, args.work, args.only, args.fps)
