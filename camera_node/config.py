@@ -194,7 +194,10 @@ class BudgetConfig(StrictModel):
     psram_bytes: int = Field(4 * 1024 * 1024, gt=0, description="PSRAM for frame buffers and the pre-roll ring.")
     sram_bytes: int = Field(520 * 1024, gt=0, description="Internal SRAM (the tensor arena lives here).")
     sram_reserved_bytes: int = Field(300 * 1024, ge=0, description="SRAM used by Wi-Fi, lwIP, FreeRTOS and the app.")
-    frame_buffers: int = Field(2, ge=1, description="Camera driver frame buffers in PSRAM.")
+    frame_buffers: int = Field(2, ge=1, description="Camera driver frame buffers in PSRAM. They are also how far the "
+                               "MCU may fall behind the camera: the CNN runs at most as many invokes in a row as "
+                               "fit in that many frame intervals (2 at 10 fps for the shipped model), then one as "
+                               "each invoke's time is paid back.")
     max_inferences_per_second: float | None = Field(None, gt=0, description="CNN invokes per second the ESP32 sustains (default: from the model's MAC-based latency after motion's share).")
 
 

@@ -25,6 +25,7 @@ from camera_node.budget import (
     check_static_budget,
     energy_estimate,
     energy_report,
+    inference_burst,
     inferences_per_second,
 )
 from camera_node.clip_server import ClipServer
@@ -128,7 +129,7 @@ class Node:
         self.analysis_fps = min(fps, cfg.motion.analysis_fps or fps)
         self.per_second = cfg.budget.max_inferences_per_second or inferences_per_second(
             self.macs, cfg.energy.motion_ms_per_frame, self.analysis_fps)
-        self.budget = InferenceBudget(self.per_second)
+        self.budget = InferenceBudget(self.per_second, inference_burst(self.per_second, cfg.budget.frame_buffers, self.analysis_fps))
         self.sink = EventSink(self.out_dir)
         self.trace = FrameTrace()
         self.corrupt_frames = 0
@@ -404,7 +405,7 @@ class Node:
             "card": self.recorder.retention.use().model_dump(),
             "decodes": {f"1/{k}": v for k, v in sorted(self.sensor.counters.decodes.items())},
             "decoded_pixels": {f"1/{k}": v for k, v in sorted(self.sensor.counters.pixels.items())},
-            "budget": budget_report(self.cfg.budget, usage, self.per_second),
+            "budget": budget_report(self.cfg.budget, usage, self.per_second, self.budget.burst),
             "energy": energy_report(self.cfg.energy, usage, self.cfg.energy.motion_ms_per_frame),
         }
 
@@ -424,6 +425,7 @@ class Node:
             frames=self.analysed_frames,
             inferences=round(self._spent()),
             peak_inferences_per_second=self.budget.peak,
+            peak_inferences_in_a_row=self.budget.peak_in_a_row,
             sent_bytes=led.sent_bytes,
             stream_bytes=led.continuous_bytes,
             sd_bytes=self.recorder.sd_bytes_written,

@@ -8,6 +8,7 @@ from camera_node.budget import (
     budget_report,
     check_static_budget,
     energy_report,
+    inference_burst,
     inferences_per_second,
 )
 from camera_node.config import BudgetConfig, EnergyConfig
@@ -24,10 +25,33 @@ def usage(**kw):
 
 
 def test_the_inference_rate_is_capped_per_second():
-    b = InferenceBudget(3.0)
+    b = InferenceBudget(3.0, burst=3.0)
     assert b.available(0.0) == 3
     b.spend(0.0, 3)
-    assert b.available(0.5) == 0 and b.available(1.01) == 3 and b.peak == 3
+    assert b.available(0.2) == 0 and b.available(1.01) == 3 and b.peak == 3
+
+
+def test_a_frame_cannot_spend_the_whole_seconds_budget_at_once():
+    # ~10 invokes a second, but a 100 ms frame holds one invoke of 88 ms: two frame buffers of slack allow two in a
+    # row, the rest come one per frame as the time they took is paid back (the ESP32 runs invokes back to back)
+    b = InferenceBudget(10.0, burst=2.0)
+    assert b.available(0.0) == 2
+    b.spend(0.0, 2)
+    assert b.available(0.1) == 1
+    b.spend(0.1, 1)
+    assert b.available(0.2) == 1 and b.available(1.0) == 2
+
+
+def test_work_beyond_the_burst_is_a_debt_paid_back_in_time():
+    b = InferenceBudget(10.0, burst=2.0)
+    b.spend(0.0, 5)  # a cascade's confirmation costs several invokes' time
+    assert b.available(0.2) == 0 and b.available(0.4) == 1 and b.peak == 5
+
+
+def test_the_burst_is_what_the_frame_buffers_let_the_mcu_fall_behind():
+    assert inference_burst(10.5, frame_buffers=2, fps=10.0) == pytest.approx(2.1)
+    assert inference_burst(6.7, frame_buffers=2, fps=10.0) == pytest.approx(1.34)
+    assert inference_burst(2.0, frame_buffers=1, fps=30.0) == 1.0  # never under one invoke
 
 
 def test_inference_rate_follows_the_calibrated_latency():
@@ -37,7 +61,7 @@ def test_inference_rate_follows_the_calibrated_latency():
 
 
 def test_budget_report_flags_what_does_not_fit():
-    report = budget_report(BudgetConfig(), usage(peak_ring_bytes=5_000_000), per_second=2.6)
+    report = budget_report(BudgetConfig(), usage(peak_ring_bytes=5_000_000), per_second=2.6, burst=1.0)
     assert report["psram_bytes"]["ok"] is False and report["flash_bytes"]["ok"] and report["arena_bytes"]["ok"]
 
 

@@ -1,7 +1,11 @@
-"""The node as a whole: analysis at a lower rate than capture, and a reboot mid-event (the interrupted event is
-ended on the next start and its id is never reused)."""
+"""The node as a whole: analysis at a lower rate than capture, the CNN paced as the ESP32 runs it, and a reboot
+mid-event (the interrupted event is ended on the next start and its id is never reused)."""
 import json
 import uuid
+
+import cv2
+import numpy as np
+import pytest
 
 import contract
 from camera_node.config import NodeConfig
@@ -13,6 +17,7 @@ from camera_node.source import FrameSource
 from camera_node.spool import Spool
 from models.inference.preprocess import Box
 from tests.camera_node.test_publisher import Collector
+from tests.conftest import write_avi
 
 
 def trigger_happy(camera: str) -> NodeConfig:
@@ -40,6 +45,30 @@ def test_analysis_at_a_lower_rate_still_records_every_frame(tmp_path, moving_vid
     (record,) = node.sink.records
     clip = FrameSource(str(tmp_path / record["clip"]))
     assert sum(1 for _ in clip) == record["clip_last_frame"] - record["clip_first_frame"] + 1  # no frame left out
+
+
+def test_blobs_that_appear_at_once_are_classified_over_the_next_frames_as_the_esp32_would(tmp_path):
+    # four blocks start moving in the same frame: the ESP32 (~10 invokes a second, 88 ms each) cannot classify them
+    # all inside one 100 ms frame; its two frame buffers let it run two in a row, the others follow frame by frame
+    rng = np.random.default_rng(5)
+    base = cv2.GaussianBlur(rng.integers(80, 160, (240, 320), dtype=np.uint8), (5, 5), 0)
+    frames = []
+    for t in range(30):
+        f = base.copy()
+        if t >= 12:
+            for k in range(4):
+                x = 10 + 75 * k + 3 * (t - 12)
+                cv2.rectangle(f, (x, 60 + 30 * (k % 2)), (x + 24, 130 + 30 * (k % 2)), 235 - 10 * k, -1)
+        frames.append(f)
+    node = Node(NodeConfig(), tmp_path, 10.0)
+    for frame in FrameSource(str(write_avi(tmp_path / "blocks.avi", frames)), start_time=0.0):
+        node.process(frame)
+    node.finish()
+    report = node.report()
+    in_a_row = report["budget"]["inferences_in_a_row"]
+    assert in_a_row["value"] == 2  # two at the cut, not all four
+    assert in_a_row["limit"] == pytest.approx(2 * node.per_second / 10.0, abs=0.01) and in_a_row["ok"]
+    assert report["inferences"] >= 4  # each block got its look in the frames after
 
 
 def test_a_reboot_mid_event_ends_it_and_never_reuses_its_id(broker_url, tmp_path, moving_video):

@@ -23,7 +23,8 @@ def test_simulate_writes_every_output_and_scores_the_references(tmp_path, moving
     assert {p.name for p in out.iterdir()} >= {"events.jsonl", "ledger.json", "metrics.json", "metrics.md", "clips", "thumbs"}
     ledger = json.loads((out / "ledger.json").read_text())
     assert ledger["frames"] == 24 and ledger["ledger"]["continuous_bytes"] > 0
-    assert set(ledger["budget"]) == {"flash_bytes", "arena_bytes", "psram_bytes", "inferences_per_second"}
+    assert set(ledger["budget"]) == {"flash_bytes", "arena_bytes", "psram_bytes", "inferences_per_second",
+                                    "inferences_in_a_row"}
     assert all(b["ok"] for b in ledger["budget"].values())
     assert ledger["energy"]["battery_days"] > 0
     metrics = report["metrics"]["recorders"]
