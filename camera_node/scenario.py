@@ -18,7 +18,7 @@ import logging
 import shutil
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -37,6 +37,21 @@ class Sequence:
     tracks: dict[int, dict[int, tuple[int, int, int, int]]]  # track id -> {frame index: box}
     fps: float
     name: str
+
+
+@dataclass(frozen=True)
+class CameraLook:
+    """How the simulated camera renders the scene: grey levels times ``gain`` plus ``offset``, then its noise
+    (``noise``: standard deviation in grey levels, drawn for every pixel of every frame)."""
+
+    gain: float = 1.0
+    offset: float = 0.0
+    noise: float = 2.0
+
+
+#: A camera at night (IR or high gain): about a third of the day's contrast on a lifted black level, and
+#: two and a half times the noise.
+NIGHT = CameraLook(gain=0.35, offset=12.0, noise=5.0)
 
 
 @dataclass
@@ -152,8 +167,9 @@ class ScenarioBuilder:
     a slow brightness flicker, and a held person a sub-pixel sway, so nothing is a frozen copy.
     """
 
-    def __init__(self, out_dir: Path, size: tuple[int, int], fps: float, seed: int = 0) -> None:
-        self.out_dir, self.size, self.fps = Path(out_dir), size, fps
+    def __init__(self, out_dir: Path, size: tuple[int, int], fps: float, seed: int = 0,
+                 look: CameraLook = CameraLook()) -> None:
+        self.out_dir, self.size, self.fps, self.look = Path(out_dir), size, fps, look
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.writer = cv2.VideoWriter(str(self.out_dir / "scenario.avi"), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
         if not self.writer.isOpened():
@@ -166,12 +182,16 @@ class ScenarioBuilder:
         self._videos: dict[Path, tuple[list[np.ndarray], float]] = {}
 
     # -- frames ----------------------------------------------------------
-    def add(self, frame: np.ndarray, present: bool, noise: float = 2.0) -> None:
+    def add(self, frame: np.ndarray, present: bool) -> None:
+        """One frame as the camera (``look``) sees it."""
         if frame.shape[1::-1] != self.size:
             frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
-        if noise:  # the sensor's noise, drawn in float32 (a third faster than float64: building is mostly this)
+        look = self.look
+        if (look.gain, look.offset) != (1.0, 0.0):
+            frame = cv2.convertScaleAbs(frame, alpha=look.gain, beta=look.offset)
+        if look.noise:  # the sensor's noise, drawn in float32 (a third faster than float64: building is mostly this)
             noisy = self.rng.standard_normal(frame.shape, dtype=np.float32)
-            noisy *= noise
+            noisy *= look.noise
             noisy += frame
             frame = np.clip(noisy, 0, 255, out=noisy).astype(np.uint8)
         self.writer.write(frame)
@@ -299,6 +319,7 @@ class ScenarioBuilder:
             "person_frames": int(sum(self.presence)),
             "segments": [s.__dict__ for s in self.segments],
             "sources": list(dict.fromkeys(self.sources)),
+            "look": asdict(self.look),
         }
         (self.out_dir / "scenario.json").write_text(json.dumps(doc, indent=2))
         return doc
@@ -315,16 +336,18 @@ def build_scenario(
     still_seconds: float = 0.0,
     far_scale: float | None = None,
     parked_seconds: float = 0.0,
+    look: CameraLook = CameraLook(),
 ) -> dict:
     """Write ``scenario.avi``, ``truth.csv`` and ``scenario.json`` into ``out_dir``.
 
     Per sequence: empty, people walking through, empty, an illumination dip, a distractor clip (held for
     ``parked_seconds`` half-way if given), a second group of walkers; optionally one walker who stays
-    still for ``still_seconds`` and the walkers scaled by ``far_scale`` at the far side.
+    still for ``still_seconds`` and the walkers scaled by ``far_scale`` at the far side. ``look``: how the
+    camera renders it (:data:`NIGHT`: dark, flat and noisy).
     """
     seqs = [load_sequence(d) for d in tqdm(seq_dirs, desc="load sequences", unit="seq")]
     first = seqs[0]
-    out = ScenarioBuilder(out_dir, size or first.frames[0].shape[1::-1], fps or first.fps, seed)
+    out = ScenarioBuilder(out_dir, size or first.frames[0].shape[1::-1], fps or first.fps, seed, look)
     for k, seq in enumerate(seqs):
         bg = estimate_background(seq)
         by_length = sorted(walking_tracks(seq), key=lambda t: -len(seq.tracks[t]))

@@ -6,7 +6,7 @@ import json
 import cv2
 import numpy as np
 
-from camera_node.scenario import build_scenario, estimate_background, load_sequence, walking_tracks
+from camera_node.scenario import NIGHT, build_scenario, estimate_background, load_sequence, walking_tracks
 from tests.conftest import write_avi
 
 
@@ -98,3 +98,18 @@ def test_a_build_is_reused_while_its_inputs_are_unchanged_and_redone_when_they_c
     assert build_once(out, [source], {"fps": 7}, build) is False  # other parameters
     source.write_bytes(b"y" * 11)
     assert build_once(out, [source], {"fps": 7}, build) is False and len(builds) == 3  # the input changed
+
+
+def test_a_night_camera_sees_the_scene_darker_flatter_and_noisier(tmp_path):
+    seq, _ = synthetic_sequence(tmp_path)
+    day = build_scenario([seq], [], tmp_path / "day", empty_seconds=1.0)
+    night = build_scenario([seq], [], tmp_path / "night", empty_seconds=1.0, look=NIGHT)
+    assert night["look"] == {"gain": NIGHT.gain, "offset": NIGHT.offset, "noise": NIGHT.noise} and day["look"]["gain"] == 1.0
+    first = {}
+    for name in ("day", "night"):
+        cap = cv2.VideoCapture(str(tmp_path / name / "scenario.avi"))
+        frames = [cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2GRAY).astype(np.float32) for _ in range(2)]
+        first[name] = frames
+    d, n = first["day"], first["night"]
+    assert n[0].mean() < 0.5 * d[0].mean() and n[0].std() < 0.5 * d[0].std()  # darker, less contrast
+    assert np.abs(n[1] - n[0]).mean() > np.abs(d[1] - d[0]).mean()  # more noise between frames of a still scene

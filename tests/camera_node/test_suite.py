@@ -15,6 +15,7 @@ def test_every_kind_of_case_is_there_tuned_and_held_out():
     assert len({s.name for s in SUITE}) == len(SUITE)
     for kind in ("walk", "still", "far", "traffic", "parked"):
         assert {s.held_out for s in SUITE if s.kind == kind} == {False, True}
+    assert {s.held_out for s in SUITE if s.kind == "night"} == {True}  # added untouched: never tuned on
 
 
 def test_goals_are_the_issues_bar():
