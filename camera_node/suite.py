@@ -61,6 +61,15 @@ class ScenarioSpec:
     def person_free(self) -> bool:
         return self.kind in ("traffic", "parked")
 
+    @property
+    def walk_through(self) -> bool:
+        """People walk through the scene, with a traffic clip between them (walk, and walk as seen at night)."""
+        return self.kind in ("walk", "night")
+
+    @property
+    def look(self) -> CameraLook:
+        return NIGHT if self.kind == "night" else CameraLook()
+
 
 SUITE: list[ScenarioSpec] = [
     spec
@@ -81,9 +90,8 @@ def _other_video(data_root: Path, spec: ScenarioSpec) -> list[Path]:
 def build(spec: ScenarioSpec, data_root: Path, out_dir: Path, fps: float = FPS) -> dict:
     """Write the scenario's video (at ``fps``), truth and scenario.json into ``out_dir``; return scenario.json."""
     src = Path(data_root) / spec.source
-    if spec.kind in ("walk", "night"):
-        return build_scenario([src], _other_video(data_root, spec), out_dir, fps=fps, empty_seconds=10.0,
-                              look=NIGHT if spec.kind == "night" else CameraLook())
+    if spec.walk_through:
+        return build_scenario([src], _other_video(data_root, spec), out_dir, fps=fps, empty_seconds=10.0, look=spec.look)
     if spec.person_free:
         cap = cv2.VideoCapture(str(src))
         size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
@@ -110,7 +118,7 @@ def build(spec: ScenarioSpec, data_root: Path, out_dir: Path, fps: float = FPS) 
 def ensure_built(spec: ScenarioSpec, data_root: Path, work: Path, fps: float = FPS) -> Path:
     """The scenario's folder under ``work``, built unless a build of the same inputs, recipe and code is there."""
     folder = Path(work) / spec.name
-    inputs = [Path(data_root) / spec.source, *(_other_video(data_root, spec) if spec.kind in ("walk", "night") else [])]
+    inputs = [Path(data_root) / spec.source, *(_other_video(data_root, spec) if spec.walk_through else [])]
     if not build_once(folder, inputs, {"spec": spec.__dict__, "fps": fps}, lambda: build(spec, data_root, folder, fps), [Path(__file__)]):
         logger.info("built scenario %s", spec.name)
     return folder
