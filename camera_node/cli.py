@@ -58,6 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="per sequence, add the walkers scaled by SCALE at the far side (e.g. 0.2: 25-60 px tall in 640x480)")
     p.add_argument("--parked", type=float, default=0.0, metavar="SECONDS",
                    help="hold each distractor clip half-way this long (what is on the road is parked)")
+    p.add_argument("--look", choices=["day", "night"], default="day",
+                   help="how the camera renders the scene: day, or night (a third of the contrast on a lifted black "
+                        "level, 2.5x the sensor noise, as an IR or high-gain camera at night) (default: %(default)s)")
     p.set_defaults(func=_scenario)
 
 
@@ -108,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _scenario(args: argparse.Namespace) -> int:
-    from camera_node.scenario import build_scenario
+    from camera_node.scenario import LOOKS, build_scenario
 
     size = None
     if args.size:
@@ -118,7 +121,8 @@ def _scenario(args: argparse.Namespace) -> int:
         except ValueError:
             raise ConfigError(f"--size must look like 768x576, got {args.size!r}") from None
     doc = build_scenario(args.mot, args.distractors, args.out, args.fps, size, args.empty_seconds, args.seed,
-                         still_seconds=args.still, far_scale=args.far, parked_seconds=args.parked)
+                         still_seconds=args.still, far_scale=args.far, parked_seconds=args.parked,
+                         look=LOOKS[args.look])
     print(f"{doc['frames']} frames ({doc['person_frames']} with a person) at {doc['fps']:g} fps -> {args.out / doc['video']}, {args.out / doc['truth']}")
     return 0
 

@@ -36,14 +36,14 @@ class SensorConfig(StrictModel):
     width: int = Field(640, ge=32, le=1600, description="JPEG frame width (VGA=640, SVGA=800, UXGA=1600).")
     height: int = Field(480, ge=32, le=1200, description="JPEG frame height.")
     jpeg_quality: int = Field(80, ge=10, le=100, description="libjpeg quality of the sensor's JPEG (OV2640 quality 10-12 ~ 80).")
-    motion_scale: int = Field(8, description="Motion runs on the JPEG decoded at 1/N scale (libjpeg DCT scaling: 1, 2, 4, 8). "
-                              "A rigid walker is proposed from about 6 x N sensor pixels tall (48 px at 1/8, 24 px at 1/4; "
-                              "tests/camera_node/test_motion.py), real walkers, whose limbs move, from about 32 px at 1/8 "
-                              "(test_suite.py). 4 catches farther people (the suite's 27-35 px walkers: frame recall 0.97 "
-                              "at 4, 0.78 at 8) but costs the ESP32 more and, with the other settings tuned at 8, keeps a "
-                              "person-like pillar a walker uncovered alive on the README scenario (0.81x the oracle's savings).")
-    person_scale: int = Field(2, description="Person crops come from the JPEG decoded at 1/N scale (1, 2, 4, 8).")
-
+    motion_scale: int = Field(4, description="Motion runs on the JPEG decoded at 1/N scale (libjpeg DCT scaling: 1, 2, 4, 8). "
+                              "A rigid walker is proposed from about 6 x N sensor pixels tall (24 px at 1/4, 48 px at 1/8; "
+                              "tests/camera_node/test_motion.py). At 1/8 a far walker 27-35 px tall is a blob one or two "
+                              "pixels wide that the 3x3 opening removes: the suite's far walkers were recorded on 78% of "
+                              "their frames at 8, 100% at 4.")
+    person_scale: int = Field(2, description="Person crops come from the JPEG decoded at 1/N scale (1, 2, 4, 8), or from a "
+                              "finer decode where that would leave a crop fewer pixels than the model's input (a far "
+                              "person: camera_node.person.crop_scale; on the MCU, a decode of the crop's MCU rows).")
     @field_validator("motion_scale", "person_scale")
     @classmethod
     def _dct_scale(cls, v: int) -> int:
@@ -112,9 +112,8 @@ class DetectorConfig(StrictModel):
         4.0, gt=0, description="A track crossing more than this many of its own box heights a second since it was "
         "first seen is not a person (walking is about 1, running 2; a car at 10 m/s seen side-on about 7).")
     track_ttl: float = Field(4.0, gt=0, description="Seconds a track survives without a score of at least min_score.")
-    still_timeout: float = Field(1800.0, gt=0, description="Seconds a person track survives on re-checks alone while the median of its scores stays at the threshold: someone reading or working at a desk for half an hour is one event. Strong evidence is not cut short at the frame border either.")
+    still_timeout: float = Field(1800.0, gt=0, description="Seconds a person track survives on re-checks alone while the median of its scores stays at the threshold: someone reading or working at a desk for half an hour is one event, at the frame border too.")
     stationary_timeout: float = Field(120.0, gt=0, description="Seconds a track with weaker evidence (median between min_score and the threshold) survives on re-checks alone (no detection on a motion region).")
-    edge_timeout: float = Field(2.0, gt=0, description="The same for a weaker track touching the frame border (people there have usually walked out).")
     recheck_foreground: float = Field(0.15, ge=0, le=1, description="A re-check counts only if this share of the box differs from the empty background saved when the person arrived at the spot.")
     reject_memory: float = Field(2.5, ge=0, description="Seconds a moving region the CNN confidently rejected (a passing car) is followed without re-classifying it (0 = classify every frame). 2.5 s keeps the CNN on ~12% of a busy road's frames at 10 fps where 1 s needed 15%.")
     reject_memory_max: float = Field(5.0, ge=0, description="A region rejected again when its memory lapsed is held twice as long each time, up to this many seconds (a swaying branch, a car waiting at a light).")
@@ -183,7 +182,7 @@ class EnergyConfig(StrictModel):
     wifi_mbps: float = Field(4.0, gt=0, description="Effective uplink in megabits per second, to size Wi-Fi bursts.")
     sd_mbps: float = Field(8.0, gt=0, description="SDMMC 1-bit effective write speed in megabits per second (~1 MB/s).")
     battery_mah: float = Field(10_000.0, gt=0, description="Battery capacity for the days estimate.")
-    motion_ms_per_frame: float = Field(8.0, ge=0, description="ESP32 time of JPEG decode at 1/8 + motion per frame (estimate).")
+    motion_ms_per_frame: float = Field(10.0, ge=0, description="ESP32 time of the JPEG decode at sensor.motion_scale + motion per frame (estimate: about 8 ms at 1/8; 1/4 adds a 2x2 IDCT per block and four times the pixels to model).")
 
 
 class BudgetConfig(StrictModel):

@@ -13,8 +13,10 @@
 * Foreground that stops changing (a parked object) is absorbed into the
   background after ``absorb_frames``; people who stand still are kept alive
   by the person stage's re-checks. A *ghost* — the spot an absorbed object
-  left, whose outline has edges in the background but not in the frame — is
-  absorbed at once and never proposed.
+  left, whose outline has edges in the background but not in the frame, or
+  which shows the scene as a slow background remembers it from before the
+  object covered it (a post a walker lingered in front of) — is absorbed at
+  once, never proposed, and reported as *vacated*: whoever stood there left.
 * Masks (polygons) mark where motion is ignored; masked pixels never move
   and take no part in the brightness and global-change estimates.
 * Moving pixels are cleaned, grouped into connected regions, merged when
@@ -37,6 +39,12 @@ logger = logging.getLogger(__name__)
 
 _MIN_VAR = 4.0  # floor on the noise variance (sigma 2 grey levels)
 _KERNEL = np.ones((3, 3), np.uint8)
+#: The slow background learns at this share of motion.learning_rate (where nothing moves): a person who stays
+#: a few seconds is not in it, one who stays for minutes is.
+SCENE_RATE = 0.1
+#: A changed region at least this share of whose pixels are twice as close to the slow background as to the
+#: background shows the scene uncovered.
+UNCOVERED = 0.8
 
 
 @dataclass
@@ -47,6 +55,7 @@ class MotionResult:
     moving_fraction: float = 0.0
     global_change: bool = False
     gain: float = 1.0
+    vacated: list[Box] = field(default_factory=list)  # ghosts absorbed: spots something learnt in has left
 
 
 class MotionDetector:
@@ -55,6 +64,7 @@ class MotionDetector:
     def __init__(self, cfg: MotionConfig) -> None:
         self.cfg = cfg
         self._bg: np.ndarray | None = None
+        self._scene: np.ndarray | None = None  # slow background: what the scene looks like when nothing covers it
         self._var: np.ndarray | None = None
         self._prev: np.ndarray | None = None
         self._static: np.ndarray | None = None
@@ -90,7 +100,7 @@ class MotionDetector:
         """Feed the next tiny grayscale frame; return its proposals."""
         frame = gray.astype(np.float32)
         if self._bg is None or self._bg.shape != frame.shape:
-            self._bg, self._var = frame.copy(), np.full(frame.shape, 25.0, np.float32)
+            self._bg, self._var, self._scene = frame.copy(), np.full(frame.shape, 25.0, np.float32), frame.copy()
             self._prev, self._static = frame.copy(), np.zeros(frame.shape, np.uint16)
             self._watched = ~polygon_mask(self.cfg.masks, frame.shape)
             self._frames = 1
@@ -105,7 +115,7 @@ class MotionDetector:
         self._frames += 1
         if fraction > self.cfg.global_change:
             logger.debug("global change (%.0f%% of pixels); re-learning background", 100 * fraction)
-            self._bg, self._prev = frame, frame
+            self._bg, self._prev, self._scene = frame, frame, frame.copy()
             self._static[:] = 0
             self._frames = 1
             return MotionResult(moving_fraction=fraction, global_change=True, gain=gain)
@@ -113,7 +123,8 @@ class MotionDetector:
         self._prev = frame
         if self._frames <= self.cfg.warmup_frames:
             return MotionResult(moving_fraction=fraction, gain=gain)
-        return MotionResult(self._regions(moving, frame), fraction, False, gain)
+        proposals, vacated = self._regions(moving, frame)
+        return MotionResult(proposals, fraction, False, gain, vacated)
 
     def _gain(self, frame: np.ndarray) -> float:
         """Median brightness ratio of frame to background over well-exposed pixels."""
@@ -128,6 +139,7 @@ class MotionDetector:
         rate = np.where(fg, self.cfg.learning_rate * 0.1, self.cfg.learning_rate).astype(np.float32)
         delta = frame - self._bg
         self._bg += rate * delta
+        self._scene += np.where(fg, 0.0, SCENE_RATE * self.cfg.learning_rate) * (frame - self._scene)
         # A moving pixel is an outlier to the background: it adds at most a threshold-sized deviation
         # to the variance, so flicker that keeps coming back still raises it, but people passing do not.
         sq = delta * delta
@@ -141,27 +153,41 @@ class MotionDetector:
             self._bg[ghost] = frame[ghost]
             self._static[ghost] = 0
 
-    def _regions(self, moving: np.ndarray, frame: np.ndarray) -> list[Box]:
+    def _regions(self, moving: np.ndarray, frame: np.ndarray) -> tuple[list[Box], list[Box]]:
+        """The proposals, and the ghosts absorbed (the spots they name are empty again)."""
         mask = cv2.morphologyEx(moving, cv2.MORPH_OPEN, _KERNEL)
         mask = cv2.dilate(mask, _KERNEL, iterations=1)
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         if n <= 1:
-            return []
+            return [], []
         frame_edges, bg_edges = _edges(frame), _edges(self._bg)
-        boxes = []
+        boxes, ghosts = [], []
         for i in range(1, n):
             x, y, w, h = (int(v) for v in stats[i][:4])
             window = (slice(max(0, y - 1), y + h + 1), slice(max(0, x - 1), x + w + 1))
             region = labels[window] == i
             rim = region ^ cv2.erode(region.astype(np.uint8), _KERNEL).astype(bool)
-            if bg_edges[window][rim].sum() > self.cfg.ghost_ratio * frame_edges[window][rim].sum():
+            if (bg_edges[window][rim].sum() > self.cfg.ghost_ratio * frame_edges[window][rim].sum()
+                    or self._uncovered(frame, window, region & moving[window].astype(bool))):
                 self._bg[window][region] = frame[window][region]  # a ghost: absorb it now
+                ghosts.append(Box(float(x), float(y), float(w), float(h)))
                 continue
             boxes.append(Box(float(x), float(y), float(w), float(h)))
         boxes = merge_stacked(merge_touching(boxes, margin=1.0), self.cfg.stack_gap)
         area = float(moving.size)
         boxes = [b for b in boxes if self.cfg.min_area * area <= b.area <= self.cfg.max_area * area]
-        return sorted(boxes, key=lambda b: -b.area)[: self.cfg.max_regions]
+        return sorted(boxes, key=lambda b: -b.area)[: self.cfg.max_regions], ghosts
+
+
+    def _uncovered(self, frame: np.ndarray, window: tuple[slice, slice], changed: np.ndarray) -> bool:
+        """Do the changed pixels show the scene as it was before something covered it (the slow background)?
+        Something that stood there long enough to be learnt in has left, uncovering what was behind it: a
+        ghost, even where the scene behind has more edges than what covered it (a post, a sign)."""
+        if not changed.any():
+            return False
+        seen = frame[window][changed]
+        closer = np.abs(seen - self._scene[window][changed]) < 0.5 * np.abs(seen - self._bg[window][changed])
+        return float(closer.mean()) >= UNCOVERED
 
 
 def polygon_mask(polygons: list[list[tuple[float, float]]], shape: tuple[int, int]) -> np.ndarray:

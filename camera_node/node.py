@@ -1,7 +1,7 @@
 """The node: wires the stages frame by frame and reports what it did.
 
-source -> sensor (JPEG) -> recorder ring -> motion (1/8 decode) -> person
-(CNN on proposals and track re-checks, 1/2 decode) -> events -> recorder
+source -> sensor (JPEG) -> recorder ring -> motion (1/4 decode) -> person
+(CNN on proposals and track re-checks, 1/2 decode or finer for small crops) -> events -> recorder
 clips + thumbnails -> publisher. Everything the run produced goes to an
 :class:`EventSink` (files for the simulator) and, if configured, MQTT.
 """
@@ -173,6 +173,7 @@ class Node:
             self._analysed_at = frame.timestamp
             self.analysed_frames += 1
             result = self.motion.update(small)
+            self.person.vacate([scale_box(b, self.cfg.sensor.motion_scale) for b in result.vacated])
             moving = bool(result.proposals)
             if self.enabled:
                 detections, ran = self._detect(frame, jpeg, result.proposals)
@@ -202,7 +203,7 @@ class Node:
         before = self._spent()
         detections = self.person.process(
             frame.index, frame.timestamp, [scale_box(p, self.cfg.sensor.motion_scale) for p in motion_boxes],
-            lambda: self.sensor.decode_gray(jpeg, self.cfg.sensor.person_scale), self.budget.available(frame.timestamp),
+            lambda scale: self.sensor.decode_gray(jpeg, scale), self.budget.available(frame.timestamp),
             lambda box: self.motion.background_patch(scale_box(box, tiny)),
             lambda box, patch: self.motion.differs_from(scale_box(box, tiny), patch),
             lambda box: self.motion.frame_patch(scale_box(box, tiny)),
@@ -413,14 +414,16 @@ class Node:
         """What the node used so far, for the budget and energy figures."""
         s = self.cfg.sensor
         led = self.recorder.ledger
+        # the finest decode a crop was cut from (a far person's: see camera_node.person.crop_scale)
+        finest = min((n for n in self.sensor.counters.decodes if n <= s.person_scale), default=s.person_scale)
         return Usage(
             model_bytes=self.flash_bytes,
             arena_bytes=self.arena_bytes,
             macs=self.macs,
             max_jpeg_bytes=self.recorder.max_jpeg_bytes,
             peak_ring_bytes=self.recorder.peak_ring_bytes,
-            person_frame_bytes=(s.width // s.person_scale) * (s.height // s.person_scale),
-            motion_model_bytes=(s.width // s.motion_scale) * (s.height // s.motion_scale) * 8,
+            person_frame_bytes=(s.width // finest) * (s.height // finest),
+            motion_model_bytes=(s.width // s.motion_scale) * (s.height // s.motion_scale) * 12,  # 3 float32 a pixel
             seconds=led.seconds,
             frames=self.analysed_frames,
             inferences=round(self._spent()),

@@ -45,7 +45,7 @@ from camera_node.config import DetectorConfig
 from camera_node.tracks import Track, TrackRules
 from models.inference import TfliteClassifier, crop_region
 from models.inference.cascade import Cascade
-from models.inference.preprocess import Box
+from models.inference.preprocess import DEFAULT_CONTEXT, Box
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ REGROWTH_PARTIAL, REGROWTH_WHOLE = 1.5, 3.0
 ARRIVED = 0.5
 #: A proposal overlapping its candidate track's box at least this (IoU) has not moved.
 UNMOVED = 0.9
+#: A track whose box lies at least this share in a spot the motion stage saw vacated has left it.
+VACATED = 0.5
 
 
 @dataclass
@@ -130,6 +132,17 @@ def scale_box(box: Box, factor: float) -> Box:
     return Box(box.x * factor, box.y * factor, box.w * factor, box.h * factor)
 
 
+def crop_scale(box: Box, size: int, coarsest: int) -> int:
+    """The decode (1/n of the sensor frame) to cut ``box``'s ``size``-pixel crop from: ``coarsest``, or finer
+    where that would leave the crop fewer pixels than the model's input (a far person cut from the 1/2 decode
+    is blurred beyond what the model learnt from), down to full resolution."""
+    side = max(box.w, box.h) * DEFAULT_CONTEXT
+    scale = coarsest
+    while scale > 1 and side / scale < size:
+        scale //= 2
+    return scale
+
+
 class PersonStage:
     """Runs the CNN on proposals and track re-checks; keeps the tracks."""
 
@@ -157,7 +170,7 @@ class PersonStage:
         frame_index: int,
         timestamp: float,
         proposals: list[Box],
-        decode: Callable[[], np.ndarray],
+        decode: Callable[[int], np.ndarray],
         budget_left: int,
         snapshot: Callable[[Box], object],
         differs: Callable[[Box, object], float],
@@ -165,8 +178,8 @@ class PersonStage:
     ) -> list[Detection]:
         """Classify ``proposals`` (sensor-frame pixels) and due track re-checks.
 
-        ``decode`` returns the person-scale grayscale frame; it is called only
-        if something needs classifying. ``budget_left`` caps the CNN runs.
+        ``decode(n)`` returns the grayscale frame decoded at 1/n; it is called only
+        if something needs classifying, once per scale (:func:`crop_scale`). ``budget_left`` caps the CNN runs.
         ``snapshot(box)`` saves the empty background under a box;
         ``differs(box, saved)`` is the share of the box that now differs from
         it: a track is re-checked (the CNN run) only above ``recheck_foreground``.
@@ -200,11 +213,16 @@ class PersonStage:
         candidates = candidates[:allowed]
         if not candidates:
             return []
-        gray = decode()
-        factor = 1.0 / self.person_scale
+        frames: dict[int, np.ndarray] = {}
+
+        def crop(box: Box, size: int) -> np.ndarray:
+            scale = crop_scale(box, size, self.person_scale)
+            if scale not in frames:
+                frames[scale] = decode(scale)
+            return crop_region(frames[scale], scale_box(box, 1.0 / scale), size)
 
         def cut(size: int, index: Iterable[int]) -> np.ndarray:
-            return np.stack([crop_region(gray, scale_box(candidates[i][0], factor), size) for i in index])
+            return np.stack([crop(candidates[i][0], size) for i in index])
 
         crops = cut(self.classifier.input_size, range(len(candidates)))
         scores = self.cascade.predict(crops, cut) if self.cascade is not None else self.classifier.predict(crops)
@@ -215,6 +233,15 @@ class PersonStage:
         self._update_tracks(frame_index, timestamp, detections, [c[1:] for c in candidates], snapshot, look)
         self._remember_rejections(timestamp, detections, followed)
         return detections
+
+    def vacate(self, spots: list[Box]) -> None:
+        """The motion stage absorbed these ghosts (sensor-frame pixels): something it had learnt in as background
+        left them, and they show the empty scene again. A track standing mostly in one (someone who sat there,
+        now gone) has left with it; it is ended rather than re-checked on the empty spot, which can score
+        person-like (the first frame after they go, the spot is still proposed, and cut as they left it)."""
+        if spots:
+            self.tracks = [t for t in self.tracks
+                           if not any(t.box.intersection_area(s) >= VACATED * t.box.area for s in spots)]
 
     def _unremembered(self, proposals: list[Box], timestamp: float) -> tuple[list[Box], dict[int, Rejected]]:
         """The proposals that need the CNN (all but the parts of a recently rejected object), and the
@@ -278,22 +305,18 @@ class PersonStage:
     def _expire(self, timestamp: float) -> None:
         """Drop tracks without a counted positive for ``track_ttl``, or kept by re-checks alone too long: one
         whose scores keep reaching the threshold for up to ``still_timeout`` (someone at a desk), weaker
-        evidence for ``stationary_timeout``, and at the frame border (where people stop mostly by walking
-        out of view) for ``edge_timeout``."""
+        evidence for ``stationary_timeout`` — at the frame border too: someone who walked out of view leaves
+        a spot that looks empty (no re-check) or that the motion stage absorbs as vacated (:meth:`vacate`)."""
         def alive(t: Track) -> bool:
             if timestamp - t.last_positive > self.cfg.track_ttl:
                 return False
             still = timestamp - (t.last_moved if t.last_moved is not None else t.last_positive)
-            if t.score >= self.threshold:
-                limit = self.cfg.still_timeout
-            else:
-                limit = self.cfg.edge_timeout if self._at_edge(t.box) else self.cfg.stationary_timeout
-            return still <= limit
+            return still <= (self.cfg.still_timeout if t.score >= self.threshold else self.cfg.stationary_timeout)
 
         self.tracks = [t for t in self.tracks if alive(t)]
 
     def _at_edge(self, box: Box) -> bool:
-        """Touching the frame border: people stop there mostly by walking out of view."""
+        """Touching the frame border: only part of what is there may be in view."""
         if self.frame_size is None:
             return False
         w, h = self.frame_size

@@ -52,6 +52,8 @@ class CameraLook:
 #: A camera at night (IR or high gain): about a third of the day's contrast on a lifted black level, and
 #: two and a half times the noise.
 NIGHT = CameraLook(gain=0.35, offset=12.0, noise=5.0)
+#: The looks ``smartcam node scenario --look`` offers, by name.
+LOOKS = {"day": CameraLook(), "night": NIGHT}
 
 
 @dataclass

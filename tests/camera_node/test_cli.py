@@ -5,10 +5,13 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import asdict
 
 import pytest
 
+from camera_node.scenario import NIGHT
 from smartcam.cli import main
+from tests.camera_node.test_scenario import synthetic_sequence
 
 
 @pytest.mark.parametrize("argv", [["node"], ["node", "simulate"], ["node", "run"], ["node", "scenario"], ["demo"]])
@@ -21,6 +24,13 @@ def test_every_command_has_help(argv, capsys):
 def test_scenario_rejects_a_bad_size(tmp_path, capsys):
     assert main(["node", "scenario", "--mot", str(tmp_path), "--size", "big", "--out", str(tmp_path / "o")]) == 1
     assert "--size" in capsys.readouterr().err
+
+
+def test_scenario_builds_the_scene_as_a_camera_at_night_sees_it(tmp_path):
+    seq, _ = synthetic_sequence(tmp_path)
+    out = tmp_path / "night"
+    assert main(["node", "scenario", "--mot", str(seq), "--empty-seconds", "1", "--look", "night", "--out", str(out)]) == 0
+    assert json.loads((out / "scenario.json").read_text())["look"] == asdict(NIGHT)
 
 
 def test_run_without_a_source_fails_clearly(tmp_path, capsys):

@@ -8,7 +8,7 @@ from camera_node.suite import SUITE, ScenarioSpec, goal_misses
 from tests.conftest import DATA, need
 
 #: The smallest person the node handles at its defaults, in pixels of a 640x480 sensor frame (README, "The node").
-SMALLEST_PERSON_PX = 32
+SMALLEST_PERSON_PX = 26
 
 
 def test_every_kind_of_case_is_there_tuned_and_held_out():
