@@ -44,6 +44,7 @@ class SensorConfig(StrictModel):
     person_scale: int = Field(2, description="Person crops come from the JPEG decoded at 1/N scale (1, 2, 4, 8), or from a "
                               "finer decode where that would leave a crop fewer pixels than the model's input (a far "
                               "person: camera_node.person.crop_scale; on the MCU, a decode of the crop's MCU rows).")
+
     @field_validator("motion_scale", "person_scale")
     @classmethod
     def _dct_scale(cls, v: int) -> int:

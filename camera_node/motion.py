@@ -178,7 +178,6 @@ class MotionDetector:
         boxes = [b for b in boxes if self.cfg.min_area * area <= b.area <= self.cfg.max_area * area]
         return sorted(boxes, key=lambda b: -b.area)[: self.cfg.max_regions], ghosts
 
-
     def _uncovered(self, frame: np.ndarray, window: tuple[slice, slice], changed: np.ndarray) -> bool:
         """Do the changed pixels show the scene as it was before something covered it (the slow background)?
         Something that stood there long enough to be learnt in has left, uncovering what was behind it: a

@@ -45,7 +45,7 @@ from camera_node.config import DetectorConfig
 from camera_node.tracks import Track, TrackRules
 from models.inference import TfliteClassifier, crop_region
 from models.inference.cascade import Cascade
-from models.inference.preprocess import DEFAULT_CONTEXT, Box
+from models.inference.preprocess import Box, square_side
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def crop_scale(box: Box, size: int, coarsest: int) -> int:
     """The decode (1/n of the sensor frame) to cut ``box``'s ``size``-pixel crop from: ``coarsest``, or finer
     where that would leave the crop fewer pixels than the model's input (a far person cut from the 1/2 decode
     is blurred beyond what the model learnt from), down to full resolution."""
-    side = max(box.w, box.h) * DEFAULT_CONTEXT
+    side = square_side(box)
     scale = coarsest
     while scale > 1 and side / scale < size:
         scale //= 2

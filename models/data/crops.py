@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from models.data.types import ClassifiedImage, LabelledFrame
-from models.inference.preprocess import DEFAULT_CONTEXT, Box, CropFit, crop_region, whole_image_box
+from models.inference.preprocess import DEFAULT_CONTEXT, Box, CropFit, crop_region, square_side, whole_image_box
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def hard_negative_boxes(
     ``pool`` candidates per wanted square the most textured are kept.
     """
     candidates = negative_boxes(frame, rng, count * pool, min_side)
-    sides = [max(b.w, b.h) * DEFAULT_CONTEXT for b in frame.boxes if max(b.w, b.h) * DEFAULT_CONTEXT >= min_side]
+    sides = [side for side in (square_side(b) for b in frame.boxes) if side >= min_side]
     h, w = frame.image.shape[:2]
     for side in rng.choice(sides, count * pool) if sides else []:
         side = min(float(side), float(min(h, w)))

@@ -110,6 +110,11 @@ def _span(centre: float, length: float, limit: int) -> tuple[int, int]:
     return start, end
 
 
+def square_side(box: Box, context: float = DEFAULT_CONTEXT) -> float:
+    """Side of the square crop of ``box``: ``context`` x its longer side (before it is kept inside the frame)."""
+    return max(box.w, box.h) * context
+
+
 def crop_region(
     gray: np.ndarray,
     box: Box,
@@ -129,7 +134,7 @@ def crop_region(
     if not box.intersects(Box(0.0, 0.0, float(w), float(h))):
         raise ValueError(f"box {box} lies outside a {w}x{h} frame")
     if fit is CropFit.SQUARE:
-        side = max(box.w, box.h) * context
+        side = square_side(box, context)
         rw = rh = side
     else:
         rw, rh = box.w * context, box.h * context
