@@ -26,7 +26,9 @@ it came into view: someone walking in from the border) — though not within
 ``regrowth_interval`` of its last look, as frames that close are near-duplicates;
 one seen whole that grows is coming closer, and is looked at again only once it tripled. Each look that rejects it again asks
 that growth again of the area it was rejected at (1.5x, 2.25x, ...; 3x, 9x, ...), so a car coming up the road is not
-re-classified every few frames. A proposal that covers most of a person track is always classified.
+re-classified every few frames. A proposal that covers most of a person track, or of a candidate that may
+still be someone (the median of its scores at least ``reject_below``), is always classified; a candidate most of
+whose looks rejected it (a car that scored high once) shields nothing.
 
 A candidate (a track not yet a person) whose box has not moved since the CNN looked at it waits
 ``recheck_every`` frames for the next look, as a still person's re-check does: the ESP32's ~10 invokes a
@@ -281,8 +283,11 @@ class PersonStage:
                 and frame_index - track.last_checked_frame < self.cfg.recheck_every)
 
     def _covers_track(self, box: Box) -> bool:
-        """Does ``box`` cover most of a track (someone, or something that may be someone, merged into the blob)?"""
-        return any(t.box.intersection_area(box) >= 0.5 * t.box.area for t in self.tracks)
+        """Does ``box`` cover most of a track that is, or may still be, someone (merged into the blob)? Not a
+        candidate most of whose looks the CNN rejected (a car that scored high once): the rejection memory
+        hides no one there."""
+        return any(t.box.intersection_area(box) >= 0.5 * t.box.area
+                   and (t.person or t.score >= self.cfg.reject_below) for t in self.tracks)
 
     def _remember_rejections(self, timestamp: float, detections: list[Detection], followed: dict[int, Rejected]) -> None:
         """Follow moving regions scored below ``reject_below``; forget one the CNN found less sure of."""

@@ -287,6 +287,18 @@ def test_a_region_covering_a_person_track_is_always_classified():
     assert cnn_runs(s, [1, 2]) == [1, 1]
 
 
+def test_a_candidate_most_of_whose_looks_rejected_it_does_not_keep_a_rejected_region_classified():
+    # a car that scored high once is a candidate; once most of its looks reject it, the car's rejection holds again
+    s = stage(threshold=1.0, reject_below=0.5, reject_memory=5.0)
+    candidate = Track(Box(30, 110, 20, 40), first_seen=0.0, last_checked_frame=0)
+    candidate.scores.extend([0.9, 0.1, 0.1])  # median 0.1
+    s.rejected = [Rejected(car(0), classified=0.0, seen=0.0, classified_area=car(0).area)]
+    s.tracks = [candidate]
+    assert cnn_runs(s, [1, 2]) == [0, 0]
+    candidate.scores.extend([0.9, 0.9, 0.9])  # median 0.9: it may still be someone inside the car's blob
+    assert cnn_runs(s, [3]) == [1]
+
+
 def test_a_single_positive_on_a_moving_region_is_not_yet_a_person():
     s = stage(threshold=0.0, confirm_hits=2, reject_memory=0.0)
     assert [d.person for d in run(s, 0, [Box(50, 50, 40, 100)])] == [False]
