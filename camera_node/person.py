@@ -27,7 +27,7 @@ it came into view: someone walking in from the border) — though not within
 one seen whole that grows is coming closer, and is looked at again only once it tripled. Each look that rejects it again asks
 that growth again of the area it was rejected at (1.5x, 2.25x, ...; 3x, 9x, ...), so a car coming up the road is not
 re-classified every few frames. A proposal that covers most of a person track, or of a candidate that may
-still be someone (the median of its scores at least ``reject_below``), is always classified; a candidate most of
+still be someone (the median of its scores at least ``min_score``), is always classified; a candidate most of
 whose looks rejected it (a car that scored high once) shields nothing.
 
 A candidate (a track not yet a person) whose box has not moved since the CNN looked at it waits
@@ -287,7 +287,7 @@ class PersonStage:
         candidate most of whose looks the CNN rejected (a car that scored high once): the rejection memory
         hides no one there."""
         return any(t.box.intersection_area(box) >= 0.5 * t.box.area
-                   and (t.person or t.score >= self.cfg.reject_below) for t in self.tracks)
+                   and (t.person or t.score >= self.rules.min_score) for t in self.tracks)
 
     def _remember_rejections(self, timestamp: float, detections: list[Detection], followed: dict[int, Rejected]) -> None:
         """Follow moving regions scored below ``reject_below``; forget one the CNN found less sure of."""
