@@ -97,6 +97,10 @@ class DetectorConfig(StrictModel):
     confirm_threshold: float | None = Field(
         None, gt=0, lt=1, description="Cascade: a passed crop is a person when the mean of both models' scores is at "
         "least this (default: the model's own threshold, see `threshold`).")
+    stretch_below: float = Field(
+        0.5, ge=0, le=1, description="A frame whose grey levels (1st to 99th percentile of the motion frame) span less "
+        "than this share of 0-255 (a camera at night: dark and flat) is stretched onto the full range before person "
+        "crops are cut from it (camera_node.levels); 0 = never.")
     recheck_every: int = Field(
         3, ge=1, description="Re-classify tracked person boxes every N analysed frames even without motion (someone "
         "standing or sitting still). Duty cycle: at 10 fps and the default 3, 3.3 invokes a second per still person, "

@@ -1,6 +1,6 @@
 """The node: wires the stages frame by frame and reports what it did.
 
-source -> sensor (JPEG) -> recorder ring -> motion (1/4 decode) -> person
+source -> sensor (JPEG) -> recorder ring -> motion (1/4 decode) -> levels (a dark, flat frame stretched) -> person
 (CNN on proposals and track re-checks, 1/2 decode or finer for small crops) -> events -> recorder
 clips + thumbnails -> publisher. Everything the run produced goes to an
 :class:`EventSink` (files for the simulator) and, if configured, MQTT.
@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 import contract
@@ -32,6 +33,7 @@ from camera_node.clip_server import ClipServer
 from camera_node.config import NodeConfig
 from camera_node.crop_dump import CropDump
 from camera_node.events import Event, EventChange, EventStateMachine
+from camera_node.levels import stretch_table, stretched
 from camera_node.motion import MotionDetector
 from camera_node.person import Detection, PersonStage, scale_box
 from camera_node.publisher import Publisher
@@ -176,7 +178,8 @@ class Node:
             self.person.vacate([scale_box(b, self.cfg.sensor.motion_scale) for b in result.vacated])
             moving = bool(result.proposals)
             if self.enabled:
-                detections, ran = self._detect(frame, jpeg, result.proposals)
+                levels = stretch_table(small, self.cfg.detector.stretch_below)
+                detections, ran = self._detect(frame, jpeg, result.proposals, levels)
         self.motion_frames += moving
         self.recorder.count_motion(moving)
         self.cnn_frames += ran > 0
@@ -197,13 +200,14 @@ class Node:
             return True
         return timestamp - self._analysed_at >= 0.9 / self.analysis_fps
 
-    def _detect(self, frame: Frame, jpeg: bytes, motion_boxes: list[Box]) -> tuple[list[Detection], int]:
-        """The person stage on this frame's motion proposals (tiny-frame pixels); returns detections and CNN runs."""
+    def _detect(self, frame: Frame, jpeg: bytes, motion_boxes: list[Box], levels: np.ndarray | None) -> tuple[list[Detection], int]:
+        """The person stage on this frame's motion proposals (tiny-frame pixels), its crops cut through the
+        ``levels`` table (:mod:`camera_node.levels`); returns detections and CNN runs."""
         tiny = 1.0 / self.cfg.sensor.motion_scale
         before = self._spent()
         detections = self.person.process(
             frame.index, frame.timestamp, [scale_box(p, self.cfg.sensor.motion_scale) for p in motion_boxes],
-            lambda scale: self.sensor.decode_gray(jpeg, scale), self.budget.available(frame.timestamp),
+            lambda scale: stretched(levels, self.sensor.decode_gray(jpeg, scale)), self.budget.available(frame.timestamp),
             lambda box: self.motion.background_patch(scale_box(box, tiny)),
             lambda box, patch: self.motion.differs_from(scale_box(box, tiny), patch),
             lambda box: self.motion.frame_patch(scale_box(box, tiny)),

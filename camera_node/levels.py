@@ -1,0 +1,36 @@
+"""Stage 3b — levels: a dark, flat frame (a camera at night) is stretched before person crops are cut from it.
+
+The person model learnt from images with a day's contrast. A camera at night spans a third of the grey
+levels on a lifted black level, and people in it score under the threshold: the shipped model on MOT15
+person crops under the suite's night look (:data:`camera_node.scenario.NIGHT`) reaches the threshold on
+52% of them, 93% by day, and 93% again with the frame stretched. Like a camera's auto-levels, the 1st to
+99th percentile of the motion frame's grey levels (a histogram of the tiny frame the MCU has decoded
+anyway) is mapped onto 0-255 by a lookup table applied to the person crops, only when that span is under
+``detector.stretch_below`` of the range, so a well-exposed frame is cut as it is. The motion stage keeps
+the frame as it is: its per-pixel noise model already adapts to a dark scene.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: The percentiles taken as the frame's black and white (a few hot or dead pixels do not set the span).
+DARK, BRIGHT = 1.0, 99.0
+
+
+def stretch_table(gray: np.ndarray, below: float) -> np.ndarray | None:
+    """A 256-entry lookup table mapping ``gray``'s 1st-99th percentile onto 0-255, or None when that span is
+    at least ``below`` x 255 (a well-exposed frame) or ``below`` is 0."""
+    if below <= 0 or not gray.size:
+        return None
+    share = np.cumsum(np.bincount(gray.ravel(), minlength=256)) / gray.size  # the histogram, cumulated
+    dark, bright = (int(np.searchsorted(share, p / 100.0)) for p in (DARK, BRIGHT))
+    span = max(float(bright - dark), 1.0)
+    if span >= below * 255.0:
+        return None
+    levels = (np.arange(256, dtype=np.float32) - float(dark)) * (255.0 / span)
+    return np.clip(np.rint(levels), 0, 255).astype(np.uint8)
+
+
+def stretched(table: np.ndarray | None, gray: np.ndarray) -> np.ndarray:
+    """``gray`` through ``table`` (unchanged when there is none)."""
+    return gray if table is None else table[gray]

@@ -1,0 +1,59 @@
+"""A dark, flat frame is stretched before person crops are cut from it; a well-exposed one is cut as it is."""
+import cv2
+import numpy as np
+
+from camera_node.levels import stretch_table, stretched
+from camera_node.scenario import NIGHT, load_sequence
+from models import SHIPPED_MODEL
+from models.inference import TfliteClassifier, crop_region
+from models.inference.model_info import operating_threshold
+from models.inference.preprocess import Box
+
+RNG = np.random.default_rng(0)
+
+
+def at_night(day: np.ndarray) -> np.ndarray:
+    """``day`` as the suite's night camera renders it: a third of the contrast, a lifted black level, more noise."""
+    night = day * NIGHT.gain + NIGHT.offset + RNG.normal(0.0, NIGHT.noise, day.shape)
+    return np.clip(np.rint(night), 0, 255).astype(np.uint8)
+
+
+def test_a_well_exposed_frame_is_cut_as_it_is():
+    day = RNG.integers(0, 256, (120, 160), dtype=np.uint8)
+    assert stretch_table(day, 0.5) is None
+    assert stretched(None, day) is day
+
+
+def test_a_dark_flat_frame_is_mapped_onto_the_full_range():
+    night = at_night(RNG.integers(0, 256, (120, 160)).astype(np.float32))
+    table = stretch_table(night, 0.5)
+    assert table is not None and table.dtype == np.uint8 and table.shape == (256,)
+    out = stretched(table, night)
+    dark, bright = np.percentile(out, [1, 99])
+    assert dark <= 2 and bright >= 253  # the frame's 1st-99th percentile now spans 0-255
+    assert np.all(np.diff(table.astype(int)) >= 0)  # order of grey levels kept
+
+
+def test_stretching_can_be_switched_off():
+    night = at_night(RNG.integers(0, 256, (120, 160)).astype(np.float32))
+    assert stretch_table(night, 0.0) is None
+
+
+def test_people_in_a_night_frame_score_as_by_day_once_it_is_stretched(shared_data):
+    # MOT15 person crops: by day most reach the threshold; under the night look most do not; stretched, they do again
+    seq = load_sequence(shared_data / "mot15" / "TUD-Stadtmitte")
+    classifier = TfliteClassifier(SHIPPED_MODEL)
+    threshold = operating_threshold(SHIPPED_MODEL)
+    recall = {}
+    for look in ("day", "night", "stretched"):
+        crops = []
+        for index in range(0, len(seq.frames), 20):
+            day = cv2.cvtColor(seq.frames[index], cv2.COLOR_BGR2GRAY)
+            frame = day if look == "day" else at_night(day.astype(np.float32))
+            if look == "stretched":
+                frame = stretched(stretch_table(frame[::4, ::4], 0.5), frame)
+            crops += [crop_region(frame, Box(*boxes[index]), classifier.input_size)
+                      for boxes in seq.tracks.values() if index in boxes and boxes[index][3] >= 60]
+        recall[look] = float((classifier.predict(np.stack(crops)) >= threshold).mean())
+    assert recall["night"] < recall["day"] - 0.2
+    assert recall["stretched"] >= recall["day"] - 0.05
