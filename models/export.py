@@ -272,4 +272,7 @@ Made by:
 - Trained on grayscale CCTV/office/street imagery; colour is not used. Very small people
   (box height < 16 px in the analysed frame) are outside its training range.
 - Capston2 negatives come from regions without a labelled box; unlabelled people there are label noise.
+- Learnt from day contrast: under 3% of its training images span less than half the grey range, and people in a
+  dark, flat night frame score under the threshold; the node stretches such frames before cutting crops
+  (`camera_node/levels.py`).
 """
