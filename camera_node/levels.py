@@ -6,8 +6,9 @@ person crops under the suite's night look (:data:`camera_node.scenario.NIGHT`) r
 52% of them, 93% by day, and 93% again with the frame stretched. Like a camera's auto-levels, the 1st to
 99th percentile of the motion frame's grey levels (a histogram of the tiny frame the MCU has decoded
 anyway) is mapped onto 0-255 by a lookup table applied to the person crops, only when that span is under
-``detector.stretch_below`` of the range, so a well-exposed frame is cut as it is. The motion stage keeps
-the frame as it is: its per-pixel noise model already adapts to a dark scene.
+``detector.stretch_below`` of the range, so a well-exposed frame is cut as it is. Masked pixels (motion
+masks) take no part, as in the motion stage's brightness estimate. The motion stage keeps the frame as it
+is: its per-pixel noise model already adapts to a dark scene.
 """
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ import numpy as np
 DARK, BRIGHT = 1.0, 99.0
 
 
-def stretch_table(gray: np.ndarray, below: float) -> np.ndarray | None:
-    """A 256-entry lookup table mapping ``gray``'s 1st-99th percentile onto 0-255, or None when that span is
-    at least ``below`` x 255 (a well-exposed frame) or ``below`` is 0."""
-    if below <= 0 or not gray.size:
+def stretch_table(gray: np.ndarray, below: float, watched: np.ndarray | None = None) -> np.ndarray | None:
+    """A 256-entry lookup table mapping ``gray``'s 1st-99th percentile (of its ``watched`` pixels: a masked
+    timestamp strip's white text does not set the span) onto 0-255, or None when that span is at least
+    ``below`` x 255 (a well-exposed frame) or ``below`` is 0."""
+    pixels = gray[watched] if watched is not None else gray.ravel()
+    if below <= 0 or not pixels.size:
         return None
-    share = np.cumsum(np.bincount(gray.ravel(), minlength=256)) / gray.size  # the histogram, cumulated
+    share = np.cumsum(np.bincount(pixels, minlength=256)) / pixels.size  # the histogram, cumulated
     dark, bright = (int(np.searchsorted(share, p / 100.0)) for p in (DARK, BRIGHT))
     span = max(float(bright - dark), 1.0)
     if span >= below * 255.0:

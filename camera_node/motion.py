@@ -72,6 +72,11 @@ class MotionDetector:
         self._watched: np.ndarray | None = None  # pixels outside every mask
         self._frames = 0
 
+    @property
+    def watched(self) -> np.ndarray | None:
+        """Pixels of the tiny frame outside every mask (None before the first frame)."""
+        return self._watched
+
     def background_patch(self, box: Box) -> np.ndarray | None:
         """A copy of the learnt background under ``box`` (tiny-frame pixels), with its noise threshold."""
         return self._patch(self._bg, box)

@@ -178,7 +178,7 @@ class Node:
             self.person.vacate([scale_box(b, self.cfg.sensor.motion_scale) for b in result.vacated])
             moving = bool(result.proposals)
             if self.enabled:
-                levels = stretch_table(small, self.cfg.detector.stretch_below)
+                levels = stretch_table(small, self.cfg.detector.stretch_below, self.motion.watched)
                 detections, ran = self._detect(frame, jpeg, result.proposals, levels)
         self.motion_frames += moving
         self.recorder.count_motion(moving)

@@ -34,6 +34,15 @@ def test_a_dark_flat_frame_is_mapped_onto_the_full_range():
     assert np.all(np.diff(table.astype(int)) >= 0)  # order of grey levels kept
 
 
+def test_a_masked_timestamp_strip_does_not_keep_a_night_frame_from_being_stretched():
+    night = at_night(RNG.integers(0, 256, (120, 160)).astype(np.float32))
+    night[:8, :60] = 255  # the camera's white timestamp text, 2.5% of the frame
+    watched = np.ones(night.shape, bool)
+    watched[:8, :60] = False  # masked (motion.masks)
+    assert stretch_table(night, 0.5) is None  # the text sets the span: the frame looks well exposed
+    assert stretch_table(night, 0.5, watched) is not None
+
+
 def test_stretching_can_be_switched_off():
     night = at_night(RNG.integers(0, 256, (120, 160)).astype(np.float32))
     assert stretch_table(night, 0.0) is None
