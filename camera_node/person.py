@@ -30,9 +30,11 @@ re-classified every few frames. A proposal that covers most of a person track, o
 still be someone (the median of its scores at least ``min_score``), is always classified; a candidate most of
 whose looks rejected it (a car that scored high once) shields nothing.
 
-A candidate (a track not yet a person) whose box has not moved since the CNN looked at it waits
-``recheck_every`` frames for the next look, as a still person's re-check does: the ESP32's ~10 invokes a
-second then go to what is new rather than to the same crop again (the blobs a scene change leaves behind).
+A candidate (a track not yet a person) whose box has not moved since the CNN looked at it gets only the
+invokes a frame has to spare, and waits ``recheck_every`` frames for a look of its own, as a still person's
+re-check does: the ESP32's ~10 invokes a second go first to what is new rather than to the same crop again
+(the blobs a scene change leaves behind), but are not left unused while a far walker, who barely moves at
+the motion stage's resolution and scores about the threshold, waits.
 """
 from __future__ import annotations
 
@@ -165,7 +167,7 @@ class PersonStage:
         self.inferences = 0
         self.remembered = 0  # proposals not classified because they follow a recently rejected object
         self.skipped = 0  # candidates left unclassified by the per-frame cap or the MCU budget
-        self.unmoved = 0  # proposals not classified because their candidate track was looked at lately where it stands
+        self.unmoved = 0  # proposals left unclassified because their candidate track was looked at lately where it stands
 
     def process(
         self,
@@ -192,8 +194,10 @@ class PersonStage:
         """
         self._expire(timestamp)
         unremembered, followed = self._unremembered(proposals, timestamp)
-        fresh = [p for p in unremembered if not self._looked_at_lately(p, frame_index)]
-        self.unmoved += len(unremembered) - len(fresh)
+        fresh: list[Box] = []
+        lately: list[Box] = []  # candidates looked at lately where they stand: only the invokes left over
+        for p in unremembered:
+            (lately if self._looked_at_lately(p, frame_index) else fresh).append(p)
         # (box, the track a re-check is for or None for a proposal, the box still looks as the person did)
         candidates: list[tuple[Box, Track | None, bool]] = [(p, None, True) for p in fresh]
         for track in self.tracks:
@@ -212,6 +216,9 @@ class PersonStage:
             candidates.append((track.box, track, unchanged))
         allowed = min(self.cfg.max_inferences_per_frame, budget_left)
         self.skipped += max(0, len(candidates) - allowed)
+        spare = max(0, allowed - len(candidates))
+        self.unmoved += max(0, len(lately) - spare)
+        candidates += [(p, None, True) for p in lately[:spare]]
         candidates = candidates[:allowed]
         if not candidates:
             return []
@@ -277,7 +284,7 @@ class PersonStage:
     def _looked_at_lately(self, box: Box, frame_index: int) -> bool:
         """Is ``box`` a candidate (a track not yet a person) that has not moved since the CNN looked at it, less
         than ``recheck_every`` frames ago? The same crop again would spend the budget something new needs (the
-        blobs a scene change leaves; a far figure barely moving), so it waits as a still person's re-check does."""
+        blobs a scene change leaves), so it gets only what the frame has to spare (a far figure barely moving)."""
         track = self._match(box)
         return (track is not None and not track.person and iou(track.box, box) >= UNMOVED
                 and frame_index - track.last_checked_frame < self.cfg.recheck_every)
