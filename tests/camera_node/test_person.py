@@ -241,7 +241,7 @@ def from_border(frame: int, size: float) -> Box:
 
 
 def test_a_rejected_region_the_border_cut_that_grew_by_half_is_classified_again():
-    s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0)
+    s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0, sure_below=0.0)
     def walking_in(i):  # someone coming into view from the border: 21% more area each frame
         return from_border(i, size=60 * 1.1**i)
 
@@ -250,11 +250,22 @@ def test_a_rejected_region_the_border_cut_that_grew_by_half_is_classified_again(
 
 
 def test_a_rejected_region_seen_whole_that_grows_as_it_comes_closer_is_looked_at_again_only_once_it_tripled():
-    s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0)
+    s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0, sure_below=0.0)
     def approaching(i):  # a car driving towards the camera, whole in view: 21% more area each frame
         return car(i, size=60 * 1.1**i)
 
     assert cnn_runs(s, range(7), approaching) == [1, 0, 0, 0, 0, 0, 1]  # larger, not more of it, until 1.21^6 = 3.1x
+
+
+def test_a_sure_rejection_is_not_looked_at_again_as_it_grows_only_when_its_memory_lapses():
+    # a score under sure_below: the CNN was sure even of the part it saw (a car entering, not a person's sliver)
+    s = stage(threshold=1.0, reject_below=1.0, sure_below=1.0, reject_memory=0.5)
+    def walking_in(i):  # 21% more area each frame, from the border
+        return from_border(i, size=60 * 1.1**i)
+
+    assert cnn_runs(s, range(7), walking_in) == [1, 0, 0, 0, 0, 1, 0]  # at 0.5 s, its memory lapsed
+    unsure = stage(threshold=1.0, reject_below=1.0, sure_below=0.0, reject_memory=0.5)
+    assert cnn_runs(unsure, range(7), walking_in) == [1, 0, 0, 1, 0, 0, 0]  # grew by half at frame 3
 
 
 def test_a_rejection_confirmed_again_holds_twice_as_long_up_to_the_most():
@@ -267,7 +278,7 @@ def test_a_rejection_confirmed_again_holds_twice_as_long_up_to_the_most():
 
 
 def test_a_grown_rejected_region_is_not_looked_at_again_within_the_regrowth_interval():
-    s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0, regrowth_interval=0.25)
+    s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0, regrowth_interval=0.25, sure_below=0.0)
     def entering(i):  # a car driving in from the border: 1.7x the area every frame
         return from_border(i, size=60 * 1.3**i)
 
@@ -345,7 +356,7 @@ def test_a_weak_re_check_counts_only_while_the_spot_still_looks_like_the_person(
 
 
 def test_a_rejected_car_driving_in_fast_is_still_that_car():
-    s = stage(threshold=1.0, min_score=0.999, reject_below=1.0, reject_memory=5.0, regrowth_interval=0.25)
+    s = stage(threshold=1.0, min_score=0.999, reject_below=1.0, reject_memory=5.0, regrowth_interval=0.25, sure_below=0.0)
     def driving_in(i):  # at 10 fps a car entering the view triples its area every frame, holding what was seen
         return from_border(i, size=30 * 1.75**i)
 
