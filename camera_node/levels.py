@@ -22,8 +22,10 @@ def stretch_table(gray: np.ndarray, below: float, watched: np.ndarray | None = N
     """A 256-entry lookup table mapping ``gray``'s 1st-99th percentile (of its ``watched`` pixels: a masked
     timestamp strip's white text does not set the span) onto 0-255, or None when that span is at least
     ``below`` x 255 (a well-exposed frame) or ``below`` is 0."""
+    if below <= 0:
+        return None
     pixels = gray[watched] if watched is not None else gray.ravel()
-    if below <= 0 or not pixels.size:
+    if not pixels.size:
         return None
     share = np.cumsum(np.bincount(pixels, minlength=256)) / pixels.size  # the histogram, cumulated
     dark, bright = (int(np.searchsorted(share, p / 100.0)) for p in (DARK, BRIGHT))

@@ -7,6 +7,7 @@ clips + thumbnails -> publisher. Everything the run produced goes to an
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -178,8 +179,7 @@ class Node:
             self.person.vacate([scale_box(b, self.cfg.sensor.motion_scale) for b in result.vacated])
             moving = bool(result.proposals)
             if self.enabled:
-                levels = stretch_table(small, self.cfg.detector.stretch_below, self.motion.watched)
-                detections, ran = self._detect(frame, jpeg, result.proposals, levels)
+                detections, ran = self._detect(frame, jpeg, small, result.proposals)
         self.motion_frames += moving
         self.recorder.count_motion(moving)
         self.cnn_frames += ran > 0
@@ -200,14 +200,16 @@ class Node:
             return True
         return timestamp - self._analysed_at >= 0.9 / self.analysis_fps
 
-    def _detect(self, frame: Frame, jpeg: bytes, motion_boxes: list[Box], levels: np.ndarray | None) -> tuple[list[Detection], int]:
-        """The person stage on this frame's motion proposals (tiny-frame pixels), its crops cut through the
-        ``levels`` table (:mod:`camera_node.levels`); returns detections and CNN runs."""
+    def _detect(self, frame: Frame, jpeg: bytes, small: np.ndarray, motion_boxes: list[Box]) -> tuple[list[Detection], int]:
+        """The person stage on this frame's motion proposals (tiny-frame pixels), its crops cut through the levels
+        table of the motion frame ``small`` (:mod:`camera_node.levels`; made only on frames that decode for the CNN);
+        returns detections and CNN runs."""
         tiny = 1.0 / self.cfg.sensor.motion_scale
+        levels = functools.cache(lambda: stretch_table(small, self.cfg.detector.stretch_below, self.motion.watched))
         before = self._spent()
         detections = self.person.process(
             frame.index, frame.timestamp, [scale_box(p, self.cfg.sensor.motion_scale) for p in motion_boxes],
-            lambda scale: stretched(levels, self.sensor.decode_gray(jpeg, scale)), self.budget.available(frame.timestamp),
+            lambda scale: stretched(levels(), self.sensor.decode_gray(jpeg, scale)), self.budget.available(frame.timestamp),
             lambda box: self.motion.background_patch(scale_box(box, tiny)),
             lambda box, patch: self.motion.differs_from(scale_box(box, tiny), patch),
             lambda box: self.motion.frame_patch(scale_box(box, tiny)),

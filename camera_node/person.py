@@ -309,6 +309,7 @@ class PersonStage:
             if det.from_track:
                 continue
             r = followed.get(id(det.box))
+            sure = det.score < self.cfg.sure_below
             if det.score >= self.cfg.reject_below:
                 if r is not None:
                     self.rejected = [x for x in self.rejected if x is not r]
@@ -316,10 +317,9 @@ class PersonStage:
                 r.move(det.box, timestamp)
                 r.classified, r.classified_area, r.partial = timestamp, det.box.area, self._at_edge(det.box)
                 r.looks += 1
-                r.sure = det.score < self.cfg.sure_below
+                r.sure = sure
             else:
-                self.rejected.append(Rejected(det.box, timestamp, timestamp, det.box.area, self._at_edge(det.box),
-                                              sure=det.score < self.cfg.sure_below))
+                self.rejected.append(Rejected(det.box, timestamp, timestamp, det.box.area, self._at_edge(det.box), sure=sure))
 
     def _expire(self, timestamp: float) -> None:
         """Drop tracks without a counted positive for ``track_ttl``, or kept by re-checks alone too long: one
