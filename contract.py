@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlparse
 
+import paho.mqtt.client as mqtt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from yamlconfig import StrictModel
@@ -203,6 +204,19 @@ class BrokerConfig(StrictModel):
     def password(self) -> str | None:
         """The password from ``password_env`` or ``password_file`` (``None``: the URL's, or none)."""
         return read_secret(self.password_env, self.password_file)
+
+
+def new_client(client_id: str, protocol: int, **options) -> mqtt.Client:
+    """A paho client (callback API 2) that an interrupt cannot leave half-built with a failing finaliser.
+
+    Ctrl-C, or SIGTERM turned into it, can land in the first lines of paho's constructor, before the
+    socket fields its ``__del__`` closes exist; the half-built client then prints a traceback when it is
+    collected. They are set to "no socket" before the constructor runs (it sets them the same way).
+    """
+    client = mqtt.Client.__new__(mqtt.Client)
+    client._sock = client._sockpairR = client._sockpairW = None
+    client.__init__(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol, **options)
+    return client
 
 
 def secure_client(client, address: BrokerAddress, default_user: str, password: str | None, tls: TlsFiles | None) -> None:

@@ -53,9 +53,7 @@ class Publisher:
         # The spooled message handed to paho and not yet acknowledged: a late PUBACK is waited for, never
         # answered with a second copy (duplicates would pile up at the broker).
         self._inflight: tuple[Path, mqtt.MQTTMessageInfo] | None = None
-        self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"smartcam-node-{camera_id}", protocol=mqtt.MQTTv311, clean_session=True
-        )
+        self.client = contract.new_client(f"smartcam-node-{camera_id}", mqtt.MQTTv311, clean_session=True)
         contract.secure_client(self.client, address, camera_id, password, tls)
         self.client.will_set(self._topic(contract.TopicKind.AVAILABILITY), contract.Availability.OFFLINE.value, qos=contract.QOS_AVAILABILITY, retain=True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)

@@ -70,7 +70,7 @@ class GatewayDaemon:
     def _make_client(self) -> mqtt.Client:
         m = self.cfg.mqtt
         kwargs = {"clean_session": False} if self.protocol == mqtt.MQTTv311 else {}
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=m.client_id, protocol=self.protocol, **kwargs)
+        client = contract.new_client(m.client_id, self.protocol, **kwargs)
         address = contract.parse_broker_url(m.url)
         contract.secure_client(client, address, m.client_id, m.password(), m.tls)
         client.will_set(self.availability_topic, contract.Availability.OFFLINE.value, qos=1, retain=True)

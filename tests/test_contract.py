@@ -50,3 +50,42 @@ def test_node_and_gateway_share_the_contracts_broker_settings(monkeypatch):
         assert isinstance(section, StrictModel)
         with pytest.raises(ValueError, match="Extra inputs are not permitted"):
             type(section).model_validate({"no_such_key": 1})
+
+
+def _interrupt_at_the_first_line_of(code):
+    """A trace function that raises KeyboardInterrupt on the first line of ``code``: where Ctrl-C (or the
+    demo's SIGTERM, turned into one) lands when it arrives just as that function starts."""
+    def on_call(frame, event, arg):
+        if event == "call" and frame.f_code is code:
+            def on_line(frame, event, arg):
+                if event == "line":
+                    raise KeyboardInterrupt
+                return on_line
+            return on_line
+        return None
+    return on_call
+
+
+def test_a_client_interrupted_while_it_is_built_is_collected_without_an_error():
+    import gc
+    import sys
+
+    import paho.mqtt.client as mqtt
+
+    unraisable = []
+    previous_trace, previous_hook = sys.gettrace(), sys.unraisablehook
+    sys.unraisablehook = unraisable.append
+    sys.settrace(_interrupt_at_the_first_line_of(mqtt.Client.__init__.__code__))
+    try:
+        contract.new_client("interrupted", mqtt.MQTTv311)
+    except KeyboardInterrupt:
+        interrupted = True
+    else:
+        interrupted = False
+    finally:
+        sys.settrace(previous_trace)
+    gc.collect()  # the half-built client is finalised here, as at the interpreter's exit
+    sys.unraisablehook = previous_hook
+    assert interrupted
+    assert [u.exc_value for u in unraisable] == []
+
