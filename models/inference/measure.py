@@ -3,12 +3,19 @@
 MACs are counted per operator from tensor shapes (conv, depthwise conv,
 fully connected, transpose conv); element-wise ops and pooling are ignored,
 as in the published figures. The arena is the smallest size, found by
-bisection, at which the real TFLM interpreter allocates and invokes.
+bisection, at which the real TFLM interpreter allocates and invokes. A probe
+can crash TFLM (a short arena), so each runs in a forked child — of a helper
+process (``python -m models.inference.measure``), never of the caller: a node
+or the demo has MQTT threads running (a fork of a threaded process can
+deadlock), and a Ctrl-C or SIGTERM handled in the fork's own callbacks is lost.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import subprocess
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -101,12 +108,22 @@ def _fits(model: bytes, arena: int) -> bool:
     return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
+@functools.lru_cache(maxsize=8)
 def min_arena_size(model: bytes, granularity: int = 16, upper: int = 4 * 1024 * 1024) -> int:
-    """Smallest TFLM tensor arena (bytes, rounded up to ``granularity``) that runs the model.
+    """Smallest TFLM tensor arena (bytes, rounded up to ``granularity``) that runs the model, measured once per
+    model and process, in a helper process (see the module docstring).
 
     Measured in the host build of TFLM (64-bit pointers), which slightly
     overestimates the 32-bit MCU's persistent allocations.
     """
+    done = subprocess.run([sys.executable, "-m", __name__, str(granularity), str(upper)], input=model, capture_output=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.decode(errors="replace").strip().splitlines()[-1] if done.stderr.strip()
+                           else f"arena measurement failed (exit {done.returncode})")
+    return int(done.stdout)
+
+
+def _bisect_arena(model: bytes, granularity: int, upper: int) -> int:
     with _quiet_stderr():
         hi = 8 * 1024
         while not _fits(model, hi):
@@ -121,3 +138,7 @@ def min_arena_size(model: bytes, granularity: int = 16, upper: int = 4 * 1024 * 
             else:
                 lo = mid
     return int(-(-hi // granularity) * granularity)
+
+
+if __name__ == "__main__":  # the helper: model on stdin, granularity and upper bound as arguments, the size on stdout
+    print(_bisect_arena(sys.stdin.buffer.read(), int(sys.argv[1]), int(sys.argv[2])))

@@ -45,3 +45,20 @@ def test_latency_scales_linearly_from_the_calibration_point():
     est = estimate_latency(CALIBRATION["macs"] // 2)
     assert est.esp32_ms == pytest.approx(CALIBRATION["esp32_ms"] / 2, rel=1e-3)
     assert est.esp32s3_ms == pytest.approx(CALIBRATION["esp32s3_ms"] / 2, rel=1e-3)
+
+
+def test_measuring_the_arena_never_forks_the_calling_process():
+    """The probes, which can crash TFLM on a short arena, run in a process of their own: a fork of the caller (a node
+    with its MQTT threads, inside the demo) could deadlock, and a Ctrl-C or SIGTERM handled in the fork's own
+    callbacks was lost (the demo ran on to the end after being told to stop)."""
+    import os
+
+    forked = []
+    armed = [True]
+    os.register_at_fork(before=lambda: armed[0] and forked.append(os.getpid()))  # callbacks cannot be removed: disarmed below
+    try:
+        arena = min_arena_size(SHIPPED_MODEL.read_bytes(), granularity=4096)
+    finally:
+        armed[0] = False
+    assert forked == []
+    assert 16_384 <= arena <= 65_536 and arena % 4096 == 0
