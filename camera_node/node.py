@@ -145,7 +145,7 @@ class Node:
         self.enabled = True
         self._best_jpeg: dict[str, bytes] = {}
         self._pending_end: dict[str, Event] = {}
-        self._clips: dict[str, ClipInfo] = {}
+        self._early_clips: dict[str, ClipInfo] = {}  # of the open event at most
         self._thumbs: dict[str, Path] = {}
         self._config_updates: queue.Queue = queue.Queue()
         self._last_stats = None
@@ -252,16 +252,17 @@ class Node:
                 self._send_thumbnail(ev)
             self._pending_end[ev.event_id] = ev
             clips = self.recorder.end(ev.event_id, ev.last_seen_time)
-            if ev.event_id not in self._clips and not clips and self.recorder.clip is None:
-                clips = [ClipInfo(ev.event_id, None, None, None, 0, "no clip")]
+            if not clips and self.recorder.clip is None:  # no clip to wait for: it ended before the event, or none began
+                clips = [self._early_clips.pop(ev.event_id, None) or ClipInfo(ev.event_id, None, None, None, 0, "no clip")]
             self._handle_clips(clips)
 
     def _handle_clips(self, clips: list[ClipInfo]) -> None:
         for clip in clips:
-            self._clips[clip.event_id] = clip
             ev = self._pending_end.pop(clip.event_id, None)
             if ev is not None:
                 self._close_event(ev, clip)
+            else:  # ended before its event did (the card's cap, a clip that could not start): sent with the event's end
+                self._early_clips[clip.event_id] = clip
 
     def _close_event(self, ev: Event, clip: ClipInfo) -> None:
         message = self._message("end", ev, clip.bytes)

@@ -17,7 +17,7 @@ from camera_node.source import FrameSource
 from camera_node.spool import Spool
 from models.inference.preprocess import Box
 from tests.camera_node.test_publisher import Collector
-from tests.conftest import write_avi
+from tests.conftest import tmpfs, write_avi
 
 
 def trigger_happy(camera: str) -> NodeConfig:
@@ -45,6 +45,31 @@ def test_analysis_at_a_lower_rate_still_records_every_frame(tmp_path, moving_vid
     (record,) = node.sink.records
     clip = FrameSource(str(tmp_path / record["clip"]))
     assert sum(1 for _ in clip) == record["clip_last_frame"] - record["clip_first_frame"] + 1  # no frame left out
+
+
+def test_an_event_whose_clip_the_full_card_ended_early_still_ends_and_says_so(tmp_path, moving_video):
+    """The card reaches its cap mid-event with no older clip to delete: the clip ends early and is kept, and the
+    event still ends, its end message sent with the clip as far as it got (it stayed open for good)."""
+    cfg = trigger_happy("cam1").model_copy(update={"recorder": NodeConfig(recorder={
+        "card_max_share": 0.1, "min_free_bytes": 0, "pre_roll": 0.0}).recorder})
+    with tmpfs(tmp_path / "sd", "1m") as card:
+        node = Node(cfg, card, 10.0)
+        for frame in FrameSource(str(moving_video), start_time=0.0):
+            node.process(frame)
+        node.finish()
+        assert node.report()["events"] == 1 and "ended early" in node.recorder.errors[0]
+        (record,) = node.sink.records
+        assert record["clip"] is not None and record["clip_first_frame"] <= record["clip_last_frame"] < 23  # as far as it got
+
+
+def test_an_event_whose_clip_could_not_start_still_ends_and_says_why(tmp_path, moving_video):
+    cfg = trigger_happy("cam1").model_copy(update={"recorder": NodeConfig(recorder={"min_free_bytes": 10**15}).recorder})
+    node = Node(cfg, tmp_path, 10.0)  # a card with less than a petabyte free: below min_free_bytes
+    for frame in FrameSource(str(moving_video), start_time=0.0):
+        node.process(frame)
+    node.finish()
+    (record,) = node.sink.records
+    assert record["clip"] is None and "below min_free_bytes" in record["clip_error"]
 
 
 def test_blobs_that_appear_at_once_are_classified_over_the_next_frames_as_the_esp32_would(tmp_path):
