@@ -35,7 +35,7 @@ def time_decode(video: str) -> tuple[int, float]:
 def time_node(video: str, backend: str, out: Path, truth: Path | None = None) -> tuple[int, float, dict]:
     cfg = NodeConfig(detector={"backend": backend})
     source = FrameSource(video)
-    node = Node(cfg, out, source.fps)
+    node = Node(cfg, out, source.fps, trace=True)
     start = time.perf_counter()
     for frame in source:
         node.process(frame)

@@ -56,12 +56,14 @@ OPEN_EVENT_JOURNAL = "open_event.json"
 
 @dataclass
 class FrameTrace:
-    """Per-frame facts the simulator's references and metrics reuse."""
+    """Per-frame facts and event records of a run that the simulator's references and metrics reuse: kept only
+    when the node is asked to (a node running live keeps none, its state bounded however long it runs)."""
 
     jpeg_bytes: list[int] = field(default_factory=list)
     timestamps: list[float] = field(default_factory=list)
     motion: list[bool] = field(default_factory=list)
     cnn: list[bool] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)  # as written to events.jsonl
 
 
 class EventSink:
@@ -71,7 +73,6 @@ class EventSink:
         self.out_dir = Path(out_dir)
         (self.out_dir / "thumbs").mkdir(parents=True, exist_ok=True)
         self._events = open(self.out_dir / "events.jsonl", "w")  # noqa: SIM115 - appended to until close()
-        self.records: list[dict] = []
 
     def thumbnail(self, event_id: str, data: bytes) -> Path:
         path = self.out_dir / "thumbs" / f"{event_id}.jpg"
@@ -79,7 +80,6 @@ class EventSink:
         return path
 
     def event(self, record: dict) -> None:
-        self.records.append(record)
         self._events.write(json.dumps(record) + "\n")
         self._events.flush()
 
@@ -91,7 +91,8 @@ class Node:
     """One camera node. Feed frames with :meth:`process`, then :meth:`finish`."""
 
     def __init__(self, cfg: NodeConfig, out_dir: Path, fps: float, publisher: Publisher | None = None,
-                 crop_dump: CropDump | None = None) -> None:
+                 crop_dump: CropDump | None = None, trace: bool = False) -> None:
+        """``trace``: keep every frame's facts and every event record (:class:`FrameTrace`) for scoring the run."""
         self.cfg = cfg
         self.fps = fps
         self.out_dir = Path(out_dir)
@@ -134,7 +135,8 @@ class Node:
             self.macs, cfg.energy.motion_ms_per_frame, self.analysis_fps)
         self.budget = InferenceBudget(self.per_second, inference_burst(self.per_second, cfg.budget.frame_buffers, self.analysis_fps))
         self.sink = EventSink(self.out_dir)
-        self.trace = FrameTrace()
+        self.trace = FrameTrace() if trace else None
+        self._moving = False  # the last analysed frame's verdict
         self.corrupt_frames = 0
         self.frames = 0
         self.analysed_frames = 0  # frames the motion stage ran on (all, unless motion.analysis_fps skips some)
@@ -170,7 +172,7 @@ class Node:
         self.frames += 1
         self._handle_clips(self.recorder.push(frame.index, frame.timestamp, jpeg))
         detections: list[Detection] = []
-        moving = bool(self.trace.motion and self.trace.motion[-1])  # a frame not analysed keeps the last verdict
+        moving = self._moving  # a frame not analysed keeps the last verdict
         ran = 0
         if analyse:
             self._analysed_at = frame.timestamp
@@ -182,11 +184,13 @@ class Node:
                 detections, ran = self._detect(frame, jpeg, small, result.proposals)
         self.motion_frames += moving
         self.recorder.count_motion(moving)
+        self._moving = moving
         self.cnn_frames += ran > 0
-        self.trace.cnn.append(ran > 0)
-        self.trace.jpeg_bytes.append(len(jpeg))
-        self.trace.timestamps.append(frame.timestamp)
-        self.trace.motion.append(moving)
+        if self.trace is not None:
+            self.trace.cnn.append(ran > 0)
+            self.trace.jpeg_bytes.append(len(jpeg))
+            self.trace.timestamps.append(frame.timestamp)
+            self.trace.motion.append(moving)
         for change in self.events.update(frame.index, frame.timestamp, detections):
             self._on_change(change, jpeg)
         ev = self.events.current
@@ -272,27 +276,28 @@ class Node:
             self._journal_event = None
         self._best_jpeg.pop(ev.event_id, None)
         thumb = self._thumbs.pop(ev.event_id, None)
-        self.sink.event(
-            {
-                "event_id": ev.event_id,
-                "camera": self.cfg.camera_id,
-                "start_time": ev.start_time,
-                "end_time": ev.end_time,
-                "start_frame": ev.start_frame,
-                "alert_frame": ev.alert_frame,
-                "last_person_frame": ev.last_seen_frame,
-                "end_frame": ev.end_frame,
-                "clip_first_frame": clip.first_frame,
-                "clip_last_frame": clip.last_frame,
-                "clip": str(clip.path.relative_to(self.out_dir)) if clip.path else None,
-                "clip_bytes": clip.bytes,
-                "clip_error": clip.error,
-                "thumbnail": str(thumb.relative_to(self.out_dir)) if thumb else None,
-                "score": round(ev.best_score, 4),
-                "box": [round(v, 1) for v in (ev.best_box.x, ev.best_box.y, ev.best_box.w, ev.best_box.h)],
-                "zones": sorted(ev.zones),
-            }
-        )
+        record = {
+            "event_id": ev.event_id,
+            "camera": self.cfg.camera_id,
+            "start_time": ev.start_time,
+            "end_time": ev.end_time,
+            "start_frame": ev.start_frame,
+            "alert_frame": ev.alert_frame,
+            "last_person_frame": ev.last_seen_frame,
+            "end_frame": ev.end_frame,
+            "clip_first_frame": clip.first_frame,
+            "clip_last_frame": clip.last_frame,
+            "clip": str(clip.path.relative_to(self.out_dir)) if clip.path else None,
+            "clip_bytes": clip.bytes,
+            "clip_error": clip.error,
+            "thumbnail": str(thumb.relative_to(self.out_dir)) if thumb else None,
+            "score": round(ev.best_score, 4),
+            "box": [round(v, 1) for v in (ev.best_box.x, ev.best_box.y, ev.best_box.w, ev.best_box.h)],
+            "zones": sorted(ev.zones),
+        }
+        self.sink.event(record)
+        if self.trace is not None:
+            self.trace.events.append(record)
 
     def _write_journal(self, ev: Event) -> None:
         """Remember the open event on the SD card (atomically) so a reboot can end it."""

@@ -56,7 +56,7 @@ def simulate(cfg: NodeConfig, source_uri: str, out_dir: Path, gt: Path | None = 
     source = FrameSource(source_uri, fps=cfg.source.fps, realtime=cfg.source.realtime, reconnect_delay=None)  # runs to the end
     publisher = make_publisher(cfg, out_dir, broker)
     dump = CropDump(dump_crops) if dump_crops is not None else None
-    node = Node(cfg, out_dir, source.fps, publisher, dump)
+    node = Node(cfg, out_dir, source.fps, publisher, dump, trace=True)
     if publisher is not None:
         publisher.on_config = node.request_config
     try:
@@ -99,7 +99,7 @@ def evaluate_run(cfg: NodeConfig, node: Node, fps: float, gt: Path) -> dict:
     truth = intervals(presence, merge_gap=int(cfg.events.event_gap * fps))
     led = node.recorder.ledger
     continuous = led.continuous_bytes
-    records = node.sink.records
+    records = trace.events
     per_event = (led.thumbnail_bytes + led.message_bytes) // max(len(records), 1)
     ours = [SimEvent(r["alert_frame"], r["start_frame"], r["clip_first_frame"], r["clip_last_frame"], r["clip_bytes"]) for r in records]
     # Our bytes: clips as written plus everything sent (thumbnails, messages).

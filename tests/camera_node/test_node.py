@@ -35,14 +35,14 @@ def run_until_open_event(node: Node, video) -> str:
 
 def test_analysis_at_a_lower_rate_still_records_every_frame(tmp_path, moving_video):
     cfg = trigger_happy("cam1").model_copy(update={"motion": NodeConfig(motion={"analysis_fps": 5}).motion})
-    node = Node(cfg, tmp_path, 10.0)
+    node = Node(cfg, tmp_path, 10.0, trace=True)
     for frame in FrameSource(str(moving_video), start_time=0.0):  # 24 frames at 10 fps
         node.process(frame)
     node.finish()
     report = node.report()
     assert report["frames"] == report["ledger"]["frames"] == 24 and report["analysed_frames"] == 12
     assert report["cnn_frames"] <= 12 and report["events"] == 1
-    (record,) = node.sink.records
+    (record,) = node.trace.events
     clip = FrameSource(str(tmp_path / record["clip"]))
     assert sum(1 for _ in clip) == record["clip_last_frame"] - record["clip_first_frame"] + 1  # no frame left out
 
@@ -53,23 +53,37 @@ def test_an_event_whose_clip_the_full_card_ended_early_still_ends_and_says_so(tm
     cfg = trigger_happy("cam1").model_copy(update={"recorder": NodeConfig(recorder={
         "card_max_share": 0.1, "min_free_bytes": 0, "pre_roll": 0.0}).recorder})
     with tmpfs(tmp_path / "sd", "1m") as card:
-        node = Node(cfg, card, 10.0)
+        node = Node(cfg, card, 10.0, trace=True)
         for frame in FrameSource(str(moving_video), start_time=0.0):
             node.process(frame)
         node.finish()
         assert node.report()["events"] == 1 and "ended early" in node.recorder.errors[0]
-        (record,) = node.sink.records
+        (record,) = node.trace.events
         assert record["clip"] is not None and record["clip_first_frame"] <= record["clip_last_frame"] < 23  # as far as it got
 
 
 def test_an_event_whose_clip_could_not_start_still_ends_and_says_why(tmp_path, moving_video):
     cfg = trigger_happy("cam1").model_copy(update={"recorder": NodeConfig(recorder={"min_free_bytes": 10**15}).recorder})
-    node = Node(cfg, tmp_path, 10.0)  # a card with less than a petabyte free: below min_free_bytes
+    node = Node(cfg, tmp_path, 10.0, trace=True)  # a card with less than a petabyte free: below min_free_bytes
     for frame in FrameSource(str(moving_video), start_time=0.0):
         node.process(frame)
     node.finish()
-    (record,) = node.sink.records
+    (record,) = node.trace.events
     assert record["clip"] is None and "below min_free_bytes" in record["clip_error"]
+
+
+def test_a_live_node_keeps_no_history_of_its_frames_or_events(tmp_path, moving_video):
+    """Run for months on a Linux camera, the node holds what the next frame needs, not every frame's facts: the
+    per-frame trace and the event records that the simulator scores are kept only when asked for."""
+    live = Node(trigger_happy("cam1"), tmp_path / "live", 10.0)
+    simulated = Node(trigger_happy("cam1"), tmp_path / "sim", 10.0, trace=True)
+    for node in (live, simulated):
+        for frame in FrameSource(str(moving_video), start_time=0.0):
+            node.process(frame)
+        node.finish()
+    assert live.trace is None and live.report()["events"] == 1
+    assert len((tmp_path / "live" / "events.jsonl").read_text().splitlines()) == 1  # the record is on the card
+    assert len(simulated.trace.cnn) == len(simulated.trace.motion) == 24 and len(simulated.trace.events) == 1
 
 
 def test_blobs_that_appear_at_once_are_classified_over_the_next_frames_as_the_esp32_would(tmp_path):
