@@ -19,6 +19,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import secrets
 import selectors
 import socket
 import subprocess
@@ -105,8 +106,8 @@ def cameras_process(url: str, prefix: str, run: str, cameras: int, seconds: floa
 
 
 def offer_load(url: str, prefix: str, run: str, args) -> dict:
-    queue: mp.Queue = mp.get_context("fork").Queue()
-    proc = mp.get_context("fork").Process(target=cameras_process, args=(url, prefix, run, args.cameras, args.seconds, args.period, queue))
+    queue: mp.Queue = mp.get_context("spawn").Queue()
+    proc = mp.get_context("spawn").Process(target=cameras_process, args=(url, prefix, run, args.cameras, args.seconds, args.period, queue))
     proc.start()
     for _ in tqdm(range(int(args.seconds)), desc=f"load {run}", unit="s", leave=False, mininterval=5):
         time.sleep(1)
@@ -155,6 +156,7 @@ def free_port() -> int:
 def gateways_run(url: str, prefix: str, dsn: str, count: int, work: Path, args) -> dict:
     run = uuid.uuid4().hex[:3]
     procs, ports = [], []
+    token = secrets.token_urlsafe(24)  # the API wants one, as in a deployment
     for g in range(count):
         port = free_port()
         cfg = {
@@ -166,10 +168,11 @@ def gateways_run(url: str, prefix: str, dsn: str, count: int, work: Path, args) 
         path.write_text(yaml.safe_dump(cfg))
         with open(work / f"gw-{run}-{g}.log", "w") as log:  # the child keeps its own copy of the handle
             procs.append(subprocess.Popen([sys.executable, "-m", "smartcam", "gateway", "run", "--config", str(path)],
-                                          stdout=subprocess.DEVNULL, stderr=log, cwd=REPO))
+                                          stdout=subprocess.DEVNULL, stderr=log, cwd=REPO,
+                                          env={**os.environ, "SMARTCAM_API_TOKEN": token}))
         ports.append(port)
     for port in ports:
-        _wait_http(port)
+        _wait_http(port, token)
     time.sleep(1)
     watched = [psutil.Process(p.pid) for p in procs]
     cpu0 = sum(w.cpu_times().user + w.cpu_times().system for w in watched)
@@ -194,7 +197,7 @@ def gateways_run(url: str, prefix: str, dsn: str, count: int, work: Path, args) 
     stored_at = max((r["updated_at"] for r in rows), default=end_of_load)
     cpu = sum(w.cpu_times().user + w.cpu_times().system for w in watched) - cpu0
     stop.set()
-    shares = [_accepted_events(port) for port in ports]
+    shares = [_accepted_events(port, token) for port in ports]
     for p in procs:
         p.terminate()
     for p in procs:
@@ -205,19 +208,24 @@ def gateways_run(url: str, prefix: str, dsn: str, count: int, work: Path, args) 
             "lag_s": max(0.0, stored_at - end_of_load), "cpu_s": cpu, "rss_mb": peak[0], "split": " / ".join(str(s) for s in shares)}
 
 
-def _wait_http(port: int, timeout: float = 30) -> None:
+def _metrics(port: int, token: str, timeout: float) -> str:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"})
+    return urllib.request.urlopen(request, timeout=timeout).read().decode()
+
+
+def _wait_http(port: int, token: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1).read()
+            _metrics(port, token, 1)
             return
         except OSError:
             time.sleep(0.3)
     raise RuntimeError(f"gateway API on port {port} did not come up")
 
 
-def _accepted_events(port: int) -> int:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+def _accepted_events(port: int, token: str) -> int:
+    text = _metrics(port, token, 5)
     return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines() if line.startswith('smartcam_messages_accepted_total{kind="events"}'))
 
 
