@@ -16,7 +16,6 @@ import logging
 import os
 import subprocess
 import sys
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,20 +74,6 @@ def count_macs(model: bytes) -> int:
     return total
 
 
-@contextmanager
-def _quiet_stderr():
-    """Silence the C++ interpreter's allocation-failure chatter on fd 2."""
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def _fits(model: bytes, arena: int) -> bool:
     """Allocate and invoke in a forked child: TFLM can crash, not just fail, on a short arena."""
     from tflite_micro.python.tflite_micro import runtime
@@ -116,27 +101,27 @@ def min_arena_size(model: bytes, granularity: int = 16, upper: int = 4 * 1024 * 
     Measured in the host build of TFLM (64-bit pointers), which slightly
     overestimates the 32-bit MCU's persistent allocations.
     """
+    # the helper's stderr (and its probes': the interpreter's allocation-failure chatter) is kept from the caller's
     done = subprocess.run([sys.executable, "-m", __name__, str(granularity), str(upper)], input=model, capture_output=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(done.stderr.decode(errors="replace").strip().splitlines()[-1] if done.stderr.strip()
-                           else f"arena measurement failed (exit {done.returncode})")
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"arena measurement failed (exit {done.returncode})")
     return int(done.stdout)
 
 
 def _bisect_arena(model: bytes, granularity: int, upper: int) -> int:
-    with _quiet_stderr():
-        hi = 8 * 1024
-        while not _fits(model, hi):
-            hi *= 2
-            if hi > upper:
-                raise RuntimeError(f"model does not fit a {upper} B arena")
-        lo = hi // 2 if hi > 8 * 1024 else 0
-        while hi - lo > granularity:
-            mid = (lo + hi) // 2
-            if _fits(model, mid):
-                hi = mid
-            else:
-                lo = mid
+    hi = 8 * 1024
+    while not _fits(model, hi):
+        hi *= 2
+        if hi > upper:
+            raise RuntimeError(f"model does not fit a {upper} B arena")
+    lo = hi // 2 if hi > 8 * 1024 else 0
+    while hi - lo > granularity:
+        mid = (lo + hi) // 2
+        if _fits(model, mid):
+            hi = mid
+        else:
+            lo = mid
     return int(-(-hi // granularity) * granularity)
 
 
