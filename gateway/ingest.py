@@ -10,6 +10,7 @@ points at them, after the oldest events made room for them under the cap.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -22,6 +23,12 @@ from gateway.media import BadImage, MediaStore, check_jpeg
 from gateway.store import Store
 
 logger = logging.getLogger(__name__)
+
+#: Kinds of fault logged (once each) at most; beyond, faults are only counted. Distinct bad payloads (a size, a
+#: camera name: each detail different) neither flood the log nor grow the gateway's memory.
+MAX_LOGGED_FAULTS = 64
+#: What varies between faults of one kind: quoted values and numbers.
+_VARYING = re.compile(r"'[^']*'|\"[^\"]*\"|\d+(\.\d+)?")
 
 
 @dataclass
@@ -155,7 +162,14 @@ class Ingestor:
         self._log_once(f"rejected message ({reason})", topic, detail)
 
     def _log_once(self, what: str, topic: str, detail: str) -> None:
-        key = (what, detail.split(":")[0][:80])
-        if key not in self.counters._logged:
-            self.counters._logged.add(key)
-            logger.warning("%s on %r: %s", what, topic[:200], detail[:300])
+        """Log a fault the first time its kind (its detail less quoted values and numbers) is seen."""
+        key = (what, _VARYING.sub("_", detail.split(":")[0])[:80])
+        logged = self.counters._logged
+        if key in logged or len(logged) > MAX_LOGGED_FAULTS:
+            return
+        if len(logged) == MAX_LOGGED_FAULTS:
+            logged.add(("", "cap"))
+            logger.warning("%d kinds of fault logged: further ones are only counted (metrics)", MAX_LOGGED_FAULTS)
+            return
+        logged.add(key)
+        logger.warning("%s on %r: %s", what, topic[:200], detail[:300])

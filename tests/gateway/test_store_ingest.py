@@ -1,6 +1,7 @@
 """Ingest on SQLite and PostgreSQL: validation at the edge, idempotent upserts, thumbnails before rows."""
 import io
 import json
+import logging
 import time
 
 import pytest
@@ -8,7 +9,7 @@ from PIL import Image
 
 import contract
 from gateway.config import LimitsConfig
-from gateway.ingest import Ingestor
+from gateway.ingest import MAX_LOGGED_FAULTS, Ingestor
 from gateway.media import MediaStore
 from gateway.store import DEAD_LETTERS_KEPT, Store
 
@@ -236,3 +237,27 @@ def test_a_cleared_retained_availability_is_no_malformed_message_and_changes_not
     assert not ingest.counters.rejected and store.dead_letters() == []
     (cam,) = store.cameras()
     assert cam["availability"] == "online"
+
+
+def test_a_flood_of_distinct_bad_messages_is_counted_but_logs_and_remembers_a_bounded_number(ingest, store, caplog):
+    """Every fault is counted; the log shows each kind of fault once, up to a cap, so a stream of distinct bad
+    payloads (sizes, camera names: each detail different) neither floods the log nor grows the gateway's memory."""
+    n = 2000
+    with caplog.at_level(logging.WARNING, logger="gateway.ingest"):
+        for i in range(n):
+            mismatch = ev("new", 0, camera=f"other{i}", event_id=f"1-other{i}")  # payload camera != topic camera
+            oversize = b"{" + b" " * (LimitsConfig().max_json_bytes + i) + b"}"  # a different size each time
+            assert not ingest.handle("smartcam/cam1/events", mismatch)
+            assert not ingest.handle("smartcam/cam1/events", oversize)
+    assert ingest.counters.rejected["ContractError"] == 2 * n
+    assert len(ingest.counters._logged) <= 100
+    assert len(caplog.records) <= 101  # and one line saying the rest are only counted
+    assert any("camera" in r.getMessage() for r in caplog.records) and any("exceeds" in r.getMessage() for r in caplog.records)
+
+
+def test_faults_of_ever_new_kinds_are_logged_up_to_a_cap_then_only_counted(ingest, caplog):
+    with caplog.at_level(logging.WARNING, logger="gateway.ingest"):
+        for i in range(3 * MAX_LOGGED_FAULTS):
+            ingest._log_once("rejected message (ContractError)", "smartcam/cam1/events", "fault " + "x" * i)
+    assert len(caplog.records) == MAX_LOGGED_FAULTS + 1
+    assert "only counted" in caplog.records[-1].getMessage()
