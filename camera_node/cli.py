@@ -94,15 +94,17 @@ def _run(args: argparse.Namespace) -> int:
     if not uri:
         raise ConfigError("no source: give --source or source.uri in the config")
     source = FrameSource(uri, fps=cfg.source.fps, realtime=True, reconnect_delay=cfg.source.reconnect_delay)
+    # A service stop ends the open event cleanly; one while the node is still starting up runs no frame at all.
+    signal.signal(signal.SIGTERM, lambda *_: source.stop())
     publisher = make_publisher(cfg, args.out, args.broker)
-    node = Node(cfg, args.out, source.fps, publisher)
-    if publisher is not None:
-        publisher.on_config = node.request_config
-    signal.signal(signal.SIGTERM, lambda *_: source.stop())  # a service stop ends the open event cleanly
     try:
-        run_source(node, source, progress=True)
-    except KeyboardInterrupt:
-        node.finish()
+        node = Node(cfg, args.out, source.fps, publisher)
+        if publisher is not None:
+            publisher.on_config = node.request_config
+        try:
+            run_source(node, source, progress=True)
+        except KeyboardInterrupt:
+            node.finish()
     finally:
         if publisher is not None:
             publisher.stop()

@@ -106,6 +106,8 @@ class FrameSource:
     def _images(self) -> Iterator[tuple[int, np.ndarray]]:
         if self._folder is not None:
             for index, path in enumerate(self._folder):
+                if self._stopped:
+                    return
                 image = cv2.imread(str(path), cv2.IMREAD_COLOR)
                 if image is None:
                     self.skipped += 1

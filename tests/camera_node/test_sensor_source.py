@@ -27,6 +27,19 @@ def test_image_folders_skip_unreadable_files(tmp_path):
     assert [f.index for f in src] == [0, 2] and src.skipped == 1
 
 
+def test_a_stopped_image_folder_ends_after_the_current_image(tmp_path):
+    """`node run` on a folder: a service stop ends it, not the last of its images (paced at the fps, hours away)."""
+    for i in range(5):
+        cv2.imwrite(str(tmp_path / f"{i}.jpg"), np.zeros((20, 20, 3), np.uint8))
+    src = FrameSource(str(tmp_path), fps=2)
+    indices = []
+    for frame in src:
+        indices.append(frame.index)
+        if len(indices) == 2:
+            src.stop()
+    assert indices == [0, 1]
+
+
 def test_a_live_stream_that_drops_is_reopened_and_indices_carry_on(tmp_path):
     video = write_avi(tmp_path / "stream.avi", [np.full((48, 64), i * 30, np.uint8) for i in range(5)])
     src = FrameSource(f"file://{video}", reconnect_delay=0.05)  # a URL: live, its end is a dropped stream
