@@ -182,7 +182,8 @@ class Recorder:
 
     # -- internals ------------------------------------------------------
     def _write(self, index: int, ts: float, jpeg: bytes) -> ClipInfo | None:
-        """Append a frame to the open clip; returns the clip if the card's cap made it end here."""
+        """Append a frame to the open clip; returns the clip if it ended here: the card's cap, or a failed write
+        (the partial file is dropped, the clip given up, the error said)."""
         clip = self.clip
         if clip.frames and index <= clip.frames[-1][0]:
             return None
@@ -196,7 +197,7 @@ class Recorder:
             self._error(clip.event_id, exc)
             clip.writer.abort()
             self.clip = None
-            return None
+            return ClipInfo(clip.event_id, None, None, None, 0, str(exc))
         self.sd_bytes_written += chunk_bytes(len(jpeg))
         clip.frames.append((index, ts))
         return None

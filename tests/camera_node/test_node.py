@@ -72,6 +72,20 @@ def test_an_event_whose_clip_could_not_start_still_ends_and_says_why(tmp_path, m
     assert record["clip"] is None and "below min_free_bytes" in record["clip_error"]
 
 
+def test_an_event_whose_clip_a_failed_write_lost_still_ends_and_says_why(tmp_path, moving_video):
+    """The card refuses a write (ENOSPC: it filled with something else): the partial clip goes, and the event's
+    end says what happened."""
+    cfg = trigger_happy("cam1").model_copy(update={"recorder": NodeConfig(recorder={"min_free_bytes": 0}).recorder})
+    with tmpfs(tmp_path / "sd", "64k") as card:
+        node = Node(cfg, card, 10.0, trace=True)
+        node.recorder.retention.max_share = 1.5  # a cap above the card: only the filesystem says no
+        for frame in FrameSource(str(moving_video), start_time=0.0):
+            node.process(frame)
+        node.finish()
+        (record,) = node.trace.events
+        assert record["clip"] is None and "No space left" in record["clip_error"]
+
+
 def test_a_live_node_keeps_no_history_of_its_frames_or_events(tmp_path, moving_video):
     """Run for months on a Linux camera, the node holds what the next frame needs, not every frame's facts: the
     per-frame trace and the event records that the simulator scores are kept only when asked for."""

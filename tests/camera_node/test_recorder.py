@@ -97,6 +97,19 @@ def test_a_really_full_sd_card_loses_the_clip_not_the_node(tiny_disk):
     assert [c.event_id for c in clips if c.path is not None] == ["ev2"] and clips[-1].path.stat().st_size > 0
 
 
+def test_a_card_that_fills_while_the_pre_roll_is_written_loses_the_clip_not_the_node(tiny_disk):
+    """ENOSPC on a pre-roll frame: the clip is given up at once, and says why (the event's end carries it)."""
+    rec = Recorder(RecorderConfig(pre_roll=5.0, post_roll=0.0, min_free_bytes=0), tiny_disk, FPS, 64, 48, lookback=0.0)
+    rec.retention.max_share = 1.5  # a cap above the card: only the filesystem says no
+    noisy = [cv2.imencode(".jpg", np.random.default_rng(i).integers(0, 255, (48, 64, 3), dtype=np.uint8))[1].tobytes() for i in range(40)]
+    for i, data in enumerate(noisy):  # 40 frames of pre-roll, more than the card holds
+        rec.push(i, i / FPS, data)
+    (info,) = rec.start("ev1", 39 / FPS)
+    assert info.event_id == "ev1" and info.path is None and "No space left" in info.error
+    assert rec.clip is None and not list(tiny_disk.glob("*.avi"))
+    assert rec.push(40, 4.0, noisy[0]) == []  # recording goes on
+
+
 def test_over_a_long_run_the_card_stays_under_its_cap_oldest_clips_going_first(tmp_path):
     """A real 1 MiB filesystem, 60 events of 2-4 s: the card never passes 80%, the open clip is never the one
     deleted, the oldest go first, and the stats say so."""
