@@ -82,11 +82,7 @@ class Publisher:
     def publish(self, kind: contract.TopicKind, payload: bytes, qos: int, retain: bool = False, event_id: str | None = None) -> int:
         """Spool a message for delivery; returns the bytes it puts on the wire (topic + payload)."""
         name = self._topic(kind, event_id)
-        try:
-            self.spool.put(QueuedMessage(name, payload, qos, retain))
-        except OSError as exc:
-            self.spool.count_dropped()
-            logger.error("cannot spool message on %s: %s", name, exc)
+        self.spool.put(QueuedMessage(name, payload, qos, retain))
         with self._wake:
             self._wake.notify()
         return len(name) + len(payload)

@@ -243,6 +243,19 @@ def tmpfs(path: Path, size: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(path)], check=True)
 
 
+
+def fill(mount: Path) -> None:
+    """Take every block left on the filesystem at ``mount`` (something else filled the card)."""
+    fd = os.open(mount / "filler.bin", os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError:  # ENOSPC: full
+        pass
+    finally:
+        os.close(fd)
+
+
 CHROMIUM = Path(os.environ.get("SMARTCAM_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("SMARTCAM_CHROMEDRIVER", "/usr/bin/chromedriver"))
 

@@ -11,6 +11,7 @@ import contract
 from camera_node.publisher import Publisher
 from camera_node.spool import Spool
 from contract import parse_broker_url
+from tests.conftest import fill, tmpfs
 
 
 class Collector:
@@ -68,6 +69,23 @@ def test_events_arrive_in_order_with_availability(broker_url, tmp_path):
     assert payload_ids(collector.messages) == [f"{1000 + i}-{camera}" for i in range(20)]
     availability = [p for t, p, _ in collector.messages if t.endswith("/availability")]
     assert availability[0] == b"online" and availability[-1] == b"stopped"
+    collector.close()
+
+
+def test_alerts_still_go_out_when_the_card_is_full(broker_url, tmp_path):
+    """The card is full (ENOSPC on every write): the queue holds the messages in memory and delivers them."""
+    camera = f"cam{uuid.uuid4().hex[:6]}"
+    collector = Collector(broker_url, f"smartcam/{camera}/#")
+    with tmpfs(tmp_path / "card", "64k") as card:
+        pub = Publisher(broker_url, "smartcam", camera, Spool(card / "q", 1 << 20))
+        fill(card)
+        pub.start()
+        for i in range(5):
+            pub.publish(contract.TopicKind.EVENTS, event(i, camera), contract.QOS_EVENTS)
+        assert pub.wait_drained(20)
+        pub.stop()
+    assert collector.wait_for(lambda m: len(payload_ids(m)) == 5)
+    assert payload_ids(collector.messages) == [f"{1000 + i}-{camera}" for i in range(5)] and pub.spool.dropped == 0
     collector.close()
 
 

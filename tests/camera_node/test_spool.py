@@ -1,8 +1,8 @@
 """The store-and-forward spool keeps order across restarts and never takes more of the card than its cap."""
 import os
 
-from camera_node.spool import QueuedMessage, Spool
-from tests.conftest import tmpfs
+from camera_node.spool import MAX_HELD_BYTES, QueuedMessage, Spool
+from tests.conftest import fill, tmpfs
 
 ROOMY = 1 << 20  # a cap that holds every message of a test
 
@@ -91,3 +91,45 @@ def test_the_cap_counts_what_the_card_spends_not_payload_bytes(tmp_path):
 def _used(mount):
     st = os.statvfs(mount)
     return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+
+def test_messages_the_full_card_refuses_are_held_in_memory_and_delivered_in_order(tmp_path):
+    """An alert is not lost because the card is full (or read-only: a failing SD card): what the card refuses waits
+    in memory, after what the card already holds, and what comes next waits behind it, so order holds."""
+    with tmpfs(tmp_path / "card", "64k") as card:
+        s = Spool(card / "queue", ROOMY)
+        for i in range(3):
+            s.put(msg(i))
+        fill(card)
+        for i in range(3, 6):
+            s.put(msg(i))  # the card says ENOSPC: no error, nothing dropped
+        (card / "filler.bin").unlink()  # room again: still behind the held ones
+        s.put(msg(6))
+        assert len(s) == 7 and s.dropped == 0
+        assert drain(s) == [0, 1, 2, 3, 4, 5, 6] and len(s) == 0
+
+
+def test_the_messages_held_in_memory_are_bounded_the_oldest_going_first(tmp_path):
+    with tmpfs(tmp_path / "card", "64k") as card:
+        s = Spool(card / "queue", ROOMY)
+        fill(card)
+        n = 3 * MAX_HELD_BYTES // 1000
+        for i in range(n):
+            s.put(msg(i, size=1000))
+        kept = drain(s)
+        assert 0 < len(kept) <= MAX_HELD_BYTES // 1000 and s.dropped == n - len(kept)
+        assert kept == [i % 256 for i in range(n - len(kept), n)]  # the newest, in order
+
+
+def test_a_card_gone_read_only_neither_stops_delivery_nor_the_queue(tmp_path):
+    """A failing SD card turns read-only: delivered files cannot be deleted (they are sent again after a
+    restart, as QoS 1 allows) and new messages wait in memory, all in order."""
+    import subprocess
+
+    with tmpfs(tmp_path / "card", "64k") as card:
+        s = Spool(card / "queue", ROOMY)
+        s.put(msg(0))
+        s.put(msg(1))
+        subprocess.run(["mount", "-o", "remount,ro", str(card)], check=True)
+        s.put(msg(2))
+        assert drain(s) == [0, 1, 2] and len(s) == 0
