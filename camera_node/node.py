@@ -7,12 +7,14 @@ clips + thumbnails -> publisher. Everything the run produced goes to an
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import math
 import queue
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,24 +69,39 @@ class FrameTrace:
 
 
 class EventSink:
-    """Writes events.jsonl and thumbnails into an output folder."""
+    """Writes events.jsonl and thumbnails into an output folder. A card that refuses a write (full, read-only)
+    loses that file, logged, never the node: the messages still go out."""
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = Path(out_dir)
-        (self.out_dir / "thumbs").mkdir(parents=True, exist_ok=True)
-        self._events = open(self.out_dir / "events.jsonl", "w")  # noqa: SIM115 - appended to until close()
+        self._events = self.out_dir / "events.jsonl"
+        self._try("events.jsonl", lambda: ((self.out_dir / "thumbs").mkdir(parents=True, exist_ok=True),
+                                           self._events.write_text("")))
 
-    def thumbnail(self, event_id: str, data: bytes) -> Path:
+    def thumbnail(self, event_id: str, data: bytes) -> Path | None:
+        """The thumbnail's file, or ``None`` if the card refused it."""
         path = self.out_dir / "thumbs" / f"{event_id}.jpg"
-        path.write_bytes(data)
-        return path
+        if self._try(f"thumbnail of {event_id}", lambda: path.write_bytes(data)):
+            return path
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)  # what a full card took of it
+        return None
 
     def event(self, record: dict) -> None:
-        self._events.write(json.dumps(record) + "\n")
-        self._events.flush()
+        def append() -> None:
+            with open(self._events, "a") as f:
+                f.write(json.dumps(record) + "\n")
 
-    def close(self) -> None:
-        self._events.close()
+        self._try(f"event {record['event_id']} in events.jsonl", append)
+
+    @staticmethod
+    def _try(what: str, write: Callable[[], object]) -> bool:
+        try:
+            write()
+        except OSError as exc:
+            logger.error("%s not written: %s", what, exc)
+            return False
+        return True
 
 
 class Node:
@@ -232,7 +249,6 @@ class Node:
         for change in self.events.flush(index, ts):
             self._on_change(change, None)
         self._handle_clips(self.recorder.flush())
-        self.sink.close()
         self._maybe_stats(ts, force=True)
 
     # -- events ----------------------------------------------------------

@@ -1,6 +1,7 @@
 """The node as a whole: analysis at a lower rate than capture, the CNN paced as the ESP32 runs it, and a reboot
 mid-event (the interrupted event is ended on the next start and its id is never reused)."""
 import json
+import subprocess
 import uuid
 
 import cv2
@@ -17,7 +18,7 @@ from camera_node.source import FrameSource
 from camera_node.spool import Spool
 from models.inference.preprocess import Box
 from tests.camera_node.test_publisher import Collector
-from tests.conftest import tmpfs, write_avi
+from tests.conftest import fill, tmpfs, write_avi
 
 
 def trigger_happy(camera: str) -> NodeConfig:
@@ -84,6 +85,33 @@ def test_an_event_whose_clip_a_failed_write_lost_still_ends_and_says_why(tmp_pat
         node.finish()
         (record,) = node.trace.events
         assert record["clip"] is None and "No space left" in record["clip_error"]
+
+
+@pytest.mark.parametrize("fault", ["full", "read-only"])
+def test_a_broken_card_neither_stops_the_node_nor_silences_its_alerts(tmp_path, moving_video, fault):
+    """The card filled up (another app, a log) or turned read-only (a failing SD card): no clip, no thumbnail
+    file, no journal can be written, yet the node keeps running and its messages (the event, its end, the
+    thumbnail) go out."""
+    with tmpfs(tmp_path / "card", "1m") as card:
+        spool = Spool(card / "queue", 1 << 22)
+        pub = Publisher("mqtt://127.0.0.1:1", "smartcam", "cam1", spool)  # never started: everything stays queued
+        node = Node(trigger_happy("cam1"), card / "node", 10.0, pub, trace=True)
+        if fault == "full":
+            fill(card)
+        else:
+            subprocess.run(["mount", "-o", "remount,ro", str(card)], check=True)
+        for frame in FrameSource(str(moving_video), start_time=0.0):
+            node.process(frame)
+        node.finish()
+        kinds = []
+        while (item := spool.peek()) is not None:
+            key, msg = item
+            kinds.append(msg.topic.split("/")[2] if "/thumbnail/" in msg.topic else
+                         contract.EventMessage.from_bytes(msg.payload).type if msg.topic.endswith("/events") else "other")
+            spool.ack(key)
+        assert kinds.count("new") == 1 and kinds.count("end") == 1 and "thumbnail" in kinds
+        (record,) = node.trace.events
+        assert record["clip"] is None and record["thumbnail"] is None
 
 
 def test_a_live_node_keeps_no_history_of_its_frames_or_events(tmp_path, moving_video):
