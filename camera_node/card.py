@@ -46,7 +46,9 @@ class ClipRetention:
             return True
         used, _, limit, unit = self._usage()
         while used + unit + nbytes > limit and self._clips:
-            self._delete(self._clips.popleft())
+            if not self._delete(self._clips[0]):
+                break  # the card will not delete (read-only): no room
+            self._clips.popleft()
             used, _, limit, unit = self._usage()
         self._room = max(0, limit - used - unit - nbytes)
         return used + unit + nbytes <= limit
@@ -67,15 +69,20 @@ class ClipRetention:
             return
         self._clips.appendleft(Path(path))
 
-    def _delete(self, path: Path) -> None:
+    def _delete(self, path: Path) -> bool:
+        """Delete a finished clip; whether it is gone (already gone counts; a card that refuses, read-only, not)."""
         try:
             size = os.stat(path).st_blocks * 512
             path.unlink()
         except FileNotFoundError:
-            return
+            return True
+        except OSError as exc:
+            logger.error("cannot delete the oldest clip %s to make room: %s", path.name, exc)
+            return False
         self.deleted += 1
         self.deleted_bytes += size
         logger.info("card above %.0f%%: deleted the oldest clip %s (%d B)", 100 * self.max_share, path.name, size)
+        return True
 
     def use(self) -> contract.CardUse:
         """The card's use now, for the node's stats."""

@@ -159,3 +159,19 @@ def test_a_clip_the_gateway_already_holds_goes_first_when_the_card_needs_room(tm
         retention.mark_fetched(card / "new.avi")
         assert retention.make_room(retention.use().limit_bytes - retention.use().used_bytes + 1)  # one clip must go
         assert sorted(p.stem for p in card.glob("*.avi")) == ["middle", "old"]
+
+
+def test_a_card_gone_read_only_answers_no_room_rather_than_failing(tmp_path):
+    """A failing SD card turns read-only: no old clip can be deleted, so the answer is no (the clip ends early)."""
+    import subprocess
+
+    from camera_node.card import ClipRetention
+
+    with tmpfs(tmp_path / "sd", "256k") as card:
+        retention = ClipRetention(card, max_share=0.9)
+        for name in ("old", "new"):
+            (card / f"{name}.avi").write_bytes(b"\0" * 50_000)
+            retention.add(card / f"{name}.avi")
+        subprocess.run(["mount", "-o", "remount,ro", str(card)], check=True)
+        assert not retention.make_room(retention.use().limit_bytes)
+        assert sorted(p.name for p in card.glob("*.avi")) == ["new.avi", "old.avi"] and retention.use().clips_deleted == 0
