@@ -408,6 +408,7 @@ class StatsMessage(_Message):
 class ConfigSetMessage(_Message):
     """Runtime-tunable node settings the gateway may push."""
 
-    threshold: float | None = Field(None, gt=0, lt=1)
-    event_gap: float | None = Field(None, gt=0, le=3600)
-    enabled: bool | None = None
+    threshold: float | None = Field(None, gt=0, lt=1, description="Person threshold on the model's score (with a cascade: "
+                                    "the confirmation threshold on the mean of both scores), from the next frame on.")
+    event_gap: float | None = Field(None, gt=0, le=3600, description="Seconds without a person that end an event.")
+    enabled: bool | None = Field(None, description="False: the CNN stops, so no event starts (motion and the ledger go on).")

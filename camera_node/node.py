@@ -386,7 +386,7 @@ class Node:
         while not self._config_updates.empty():
             update = self._config_updates.get()
             if update.threshold is not None:
-                self.person.threshold = update.threshold
+                self.person.set_threshold(update.threshold)
             if update.event_gap is not None:
                 self.events.event_gap = update.event_gap
             if update.enabled is not None:

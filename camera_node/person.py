@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import reduce
 
 import numpy as np
@@ -173,6 +173,14 @@ class PersonStage:
         self.remembered = 0  # proposals not classified because they follow a recently rejected object
         self.skipped = 0  # candidates left unclassified by the per-frame cap or the MCU budget
         self.unmoved = 0  # proposals left unclassified because their candidate track was looked at lately where it stands
+
+    def set_threshold(self, threshold: float) -> None:
+        """A new person threshold at run time (config/set): on the model's score, or with a cascade the
+        confirmation threshold on the mean of both scores; the track rules judge by it from the next score."""
+        if self.cascade is not None:
+            self.cascade.confirm_threshold = threshold
+        self.threshold = self.cascade.threshold if self.cascade is not None else threshold
+        self.rules = replace(self.rules, threshold=self.threshold, min_score=min(self.cfg.min_score, self.threshold))
 
     def process(
         self,

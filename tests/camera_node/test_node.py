@@ -114,6 +114,17 @@ def test_a_broken_card_neither_stops_the_node_nor_silences_its_alerts(tmp_path, 
         assert record["clip"] is None and record["thumbnail"] is None
 
 
+def test_a_threshold_set_at_run_time_is_the_one_tracks_are_confirmed_by(tmp_path, moving_video):
+    """config/set raises the threshold over anything the drifting block scores: no track becomes a person, no
+    alert (the old threshold kept confirming tracks: only part of the node heard of the new one)."""
+    node = Node(trigger_happy("cam1"), tmp_path, 10.0, trace=True)  # threshold 0.001: the block alerts
+    node.request_config(contract.ConfigSetMessage(threshold=0.999))
+    for frame in FrameSource(str(moving_video), start_time=0.0):
+        node.process(frame)
+    node.finish()
+    assert node.person.threshold == 0.999 and node.report()["events"] == 0
+
+
 def test_a_live_node_keeps_no_history_of_its_frames_or_events(tmp_path, moving_video):
     """Run for months on a Linux camera, the node holds what the next frame needs, not every frame's facts: the
     per-frame trace and the event records that the simulator scores are kept only when asked for."""
