@@ -12,6 +12,10 @@ Each scenario stands for a case the node meets on cameras it has never seen:
 * ``night-*``: the walk scenario as a camera at night sees it (dark, flat,
   noisy: :data:`camera_node.scenario.NIGHT`).
 
+Each scenario runs on a node configured for its camera: the sensor at the configured width, in the
+scenario's shape (:func:`config_for`; the 16:9 traffic-overhead camera was squashed into 4:3 frames
+until stop 23, which made its cars a third taller and cost the CNN 8.9% of its frames instead of 12.1%).
+
 Honesty: the node was tuned on the TUD-Campus and traffic_overhead
 scenarios only; the TUD-Stadtmitte and traffic_suburban ones are marked
 ``held out`` and report what the rules do on footage they were not tuned on
@@ -21,6 +25,7 @@ tuned on.
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,9 +137,19 @@ def run_suite(cfg: NodeConfig, data_root: Path, work: Path, names: list[str] | N
     rows = []
     for spec in tqdm(specs, desc="suite", unit="scenario"):
         folder = ensure_built(spec, data_root, work, fps)
-        report = simulate(cfg, str(folder / "scenario.avi"), folder / "run", folder / "truth.csv", progress=False)
+        size = json.loads((folder / "scenario.json").read_text())["size"]
+        report = simulate(config_for(cfg, size), str(folder / "scenario.avi"), folder / "run", folder / "truth.csv",
+                          progress=False)
         rows.append(row_of(spec, report["metrics"]))
     return rows
+
+
+def config_for(cfg: NodeConfig, size: tuple[int, int]) -> NodeConfig:
+    """``cfg`` for a camera of the scenario's ``size`` (w, h): the sensor at the configured width, in the
+    scenario's shape, as a node is configured for its camera (a 16:9 scene squashed into 4:3 frames shows
+    cars and people a third taller than they are)."""
+    w, h = size
+    return cfg.model_copy(update={"sensor": cfg.sensor.model_copy(update={"height": round(cfg.sensor.width * h / w)})})
 
 
 def row_of(spec: ScenarioSpec, metrics: dict) -> dict:

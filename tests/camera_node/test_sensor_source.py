@@ -1,4 +1,5 @@
 """Frames come with index and time; the sensor is a JPEG decoded at DCT scale."""
+import logging
 import threading
 
 import cv2
@@ -79,6 +80,19 @@ def test_the_sensor_jpeg_decodes_at_a_reduced_scale():
     assert sensor.decode_gray(jpeg, 8).shape == (60, 80)
     assert sensor.decode_gray(jpeg, 2).shape == (240, 320)
     assert sensor.counters.decodes == {8: 1, 2: 1} and sensor.counters.pixels[8] == 4800
+
+
+def test_a_source_of_another_shape_than_the_sensor_is_said_once(caplog):
+    """A 16:9 camera on the default 4:3 sensor size is stretched (people come out wider, and score and move
+    unlike the people the rules were measured on): the node says so, once, and what to set."""
+    sensor = Sensor(640, 480, 80)
+    wide = np.zeros((720, 1280, 3), np.uint8)
+    with caplog.at_level(logging.WARNING, logger="camera_node.sensor"):
+        for _ in range(3):
+            sensor.capture(wide)
+        sensor.capture(np.zeros((576, 768, 3), np.uint8))  # 4:3 like the sensor: scaled, not stretched
+    (record,) = caplog.records
+    assert "1280x720" in record.getMessage() and "sensor.width" in record.getMessage()
 
 
 def test_a_corrupt_jpeg_is_reported():
