@@ -227,6 +227,12 @@ class NodeConfig(StrictModel):
             raise ValueError("camera_id must match " + CAMERA_ID.pattern)
         return v
 
+    def shaped_like(self, width: int, height: int) -> NodeConfig:
+        """This config for a camera whose frames are ``width`` x ``height``: the sensor at the configured width,
+        in that shape (a 16:9 scene squashed into 4:3 frames shows cars and people a third taller than they are)."""
+        sensor = self.sensor.model_copy(update={"height": round(self.sensor.width * height / width)})
+        return self.model_copy(update={"sensor": sensor})
+
 
 def load_node_config(path: Path | None) -> NodeConfig:
     """Read and validate a node config (``None`` = all defaults)."""

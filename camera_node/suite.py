@@ -13,7 +13,7 @@ Each scenario stands for a case the node meets on cameras it has never seen:
   noisy: :data:`camera_node.scenario.NIGHT`).
 
 Each scenario runs on a node configured for its camera: the sensor at the configured width, in the
-scenario's shape (:func:`config_for`; the 16:9 traffic-overhead camera was squashed into 4:3 frames
+scenario's shape (:meth:`NodeConfig.shaped_like`; the 16:9 traffic-overhead camera was squashed into 4:3 frames
 until stop 23, which made its cars a third taller and cost the CNN 8.9% of its frames instead of 12.1%).
 
 Honesty: the node was tuned on the TUD-Campus and traffic_overhead
@@ -138,18 +138,10 @@ def run_suite(cfg: NodeConfig, data_root: Path, work: Path, names: list[str] | N
     for spec in tqdm(specs, desc="suite", unit="scenario"):
         folder = ensure_built(spec, data_root, work, fps)
         size = json.loads((folder / "scenario.json").read_text())["size"]
-        report = simulate(config_for(cfg, size), str(folder / "scenario.avi"), folder / "run", folder / "truth.csv",
+        report = simulate(cfg.shaped_like(*size), str(folder / "scenario.avi"), folder / "run", folder / "truth.csv",
                           progress=False)
         rows.append(row_of(spec, report["metrics"]))
     return rows
-
-
-def config_for(cfg: NodeConfig, size: tuple[int, int]) -> NodeConfig:
-    """``cfg`` for a camera of the scenario's ``size`` (w, h): the sensor at the configured width, in the
-    scenario's shape, as a node is configured for its camera (a 16:9 scene squashed into 4:3 frames shows
-    cars and people a third taller than they are)."""
-    w, h = size
-    return cfg.model_copy(update={"sensor": cfg.sensor.model_copy(update={"height": round(cfg.sensor.width * h / w)})})
 
 
 def row_of(spec: ScenarioSpec, metrics: dict) -> dict:

@@ -54,3 +54,13 @@ def test_bad_configs_are_rejected_with_the_reason(tmp_path, text, message):
 def test_a_missing_config_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="No such file"):
         load_node_config(tmp_path / "absent.yaml")
+
+
+def test_a_config_shaped_like_a_camera_keeps_its_width_and_takes_the_camera_shape():
+    """A 16:9 traffic camera is simulated as a 16:9 node (at the configured width), not squashed into the
+    default 4:3 frame, where cars and people come out a third taller than they are."""
+    cfg = NodeConfig()
+    wide = cfg.shaped_like(640, 360)
+    assert (wide.sensor.width, wide.sensor.height) == (640, 360)
+    assert (cfg.shaped_like(320, 240).sensor.width, cfg.shaped_like(320, 240).sensor.height) == (640, 480)
+    assert wide.detector == cfg.detector and wide.sensor.motion_scale == cfg.sensor.motion_scale  # nothing else changes

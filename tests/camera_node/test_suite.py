@@ -4,7 +4,7 @@ import numpy as np
 from camera_node.config import NodeConfig
 from camera_node.scenario import ScenarioBuilder, estimate_background, load_sequence, walking_tracks
 from camera_node.simulate import simulate
-from camera_node.suite import SUITE, ScenarioSpec, config_for, goal_misses
+from camera_node.suite import SUITE, ScenarioSpec, goal_misses
 from tests.conftest import DATA, need
 
 #: The smallest person the node handles at its defaults, in pixels of a 640x480 sensor frame (README, "The node").
@@ -30,15 +30,6 @@ def test_goals_are_the_issues_bar():
     empty = {"presences": 0, "events": 1, "caught": 0, "false_alerts": 1, "frame_recall": None,
              "median_latency_s": None, "saved_vs_oracle": None, "cnn_person_free": 0.12}
     assert goal_misses(parked, empty) == ["false alerts", "CNN >= 10% of empty frames", "events"]
-
-
-def test_each_scenario_runs_on_a_sensor_of_its_own_shape():
-    """A 16:9 traffic camera is simulated as a 16:9 node (at the configured width), not squashed into the
-    default 4:3 frame, where cars and people come out a third taller than they are."""
-    cfg = NodeConfig()
-    assert (config_for(cfg, (640, 360)).sensor.width, config_for(cfg, (640, 360)).sensor.height) == (640, 360)
-    assert (config_for(cfg, (320, 240)).sensor.width, config_for(cfg, (320, 240)).sensor.height) == (640, 480)
-    assert config_for(cfg, (768, 576)).detector == cfg.detector  # nothing else changes
 
 
 def node_on(builder: ScenarioBuilder) -> dict:
