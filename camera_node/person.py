@@ -109,8 +109,11 @@ class Rejected:
 
     def memory(self, first: float, longest: float) -> float:
         """How long this rejection holds: ``first`` after one look, doubling with each look that rejected
-        it again, up to ``longest`` (a swaying branch or a car waiting at a light costs ever fewer looks)."""
-        return min(first * 2 ** (self.looks - 1), max(first, longest))
+        it again, up to ``longest`` (a swaying branch or a car waiting at a light costs ever fewer looks);
+        ``longest`` at once after a sure one (the CNN was sure: a car costs a look as it enters, not one more
+        every ``first`` seconds it stays in view)."""
+        longest = max(first, longest)
+        return longest if self.sure else min(first * 2 ** (self.looks - 1), longest)
 
     def still_holds(self, box: Box, timestamp: float, memory: float, regrowth_interval: float) -> bool:
         """Is the rejection still good for ``box``: within ``memory`` seconds, and not grown enough to be worth
@@ -269,13 +272,15 @@ class PersonStage:
         """The proposals that need the CNN (all but the parts of a recently rejected object), and the
         rejected object each of them follows, if any (keyed by ``id`` of the proposal).
 
-        Proposals are matched against where each remembered object was or should be now; the parts one object
-        splits into (a car's blob breaking up) are judged together, as their union."""
+        Proposals are matched against where each remembered object was or should be now, the one the CNN looked at
+        last first (an older rejection of the same spot may have lapsed while the newer one holds); the parts one
+        object splits into (a car's blob breaking up) are judged together, as their union."""
         self.rejected = [r for r in self.rejected if timestamp - r.seen <= self.cfg.reject_memory]  # out of sight: gone
+        latest_first = sorted(self.rejected, key=lambda r: -r.classified)
         owner: dict[int, Rejected] = {}
         parts: dict[int, list[Box]] = {}
         for p in proposals:
-            r = next((r for r in self.rejected if r.follows(p, timestamp)), None)
+            r = next((r for r in latest_first if r.follows(p, timestamp)), None)
             if r is not None:
                 owner[id(p)] = r
                 parts.setdefault(id(r), []).append(p)

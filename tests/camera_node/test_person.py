@@ -218,7 +218,7 @@ def cnn_runs(s, frames, box=car) -> list[int]:
 
 
 def test_a_confidently_rejected_moving_region_is_followed_without_the_cnn_until_its_memory_lapses():
-    s = stage(threshold=1.0, reject_below=1.0, reject_memory=0.5)  # every score a confident rejection
+    s = stage(threshold=1.0, reject_below=1.0, reject_memory=0.5, reject_memory_max=0.5)  # every score a confident rejection
     assert cnn_runs(s, range(8)) == [1, 0, 0, 0, 0, 1, 0, 0]  # frames are 0.1 s apart
     assert s.remembered == 6 and s.tracks == []
 
@@ -259,7 +259,7 @@ def test_a_rejected_region_seen_whole_that_grows_as_it_comes_closer_is_looked_at
 
 def test_a_sure_rejection_is_not_looked_at_again_as_it_grows_only_when_its_memory_lapses():
     # a score under sure_below: the CNN was sure even of the part it saw (a car entering, not a person's sliver)
-    s = stage(threshold=1.0, reject_below=1.0, sure_below=1.0, reject_memory=0.5)
+    s = stage(threshold=1.0, reject_below=1.0, sure_below=1.0, reject_memory=0.5, reject_memory_max=0.5)
     def walking_in(i):  # 21% more area each frame, from the border
         return from_border(i, size=60 * 1.1**i)
 
@@ -268,8 +268,21 @@ def test_a_sure_rejection_is_not_looked_at_again_as_it_grows_only_when_its_memor
     assert cnn_runs(unsure, range(7), walking_in) == [1, 0, 0, 1, 0, 0, 0]  # grew by half at frame 3
 
 
-def test_a_rejection_confirmed_again_holds_twice_as_long_up_to_the_most():
-    s = stage(threshold=1.0, reject_below=1.0, reject_memory=0.5, reject_memory_max=1.0)
+def test_a_sure_rejection_holds_the_longest_memory_from_its_first_look():
+    """The CNN was sure (a car: a score under sure_below): it is not looked at again until reject_memory_max has
+    passed, where an unsure rejection starts at reject_memory and doubles (the suite's roads: a car costs a look
+    on entering rather than one more every 2.5 s it stays in view)."""
+    def driving(i):
+        return car(i)
+
+    sure = stage(threshold=1.0, reject_below=1.0, sure_below=1.0, reject_memory=0.5, reject_memory_max=1.0)
+    assert [i for i, n in enumerate(cnn_runs(sure, range(12), driving)) if n] == [0, 10]
+    unsure = stage(threshold=1.0, reject_below=1.0, sure_below=0.0, reject_memory=0.5, reject_memory_max=1.0)
+    assert [i for i, n in enumerate(cnn_runs(unsure, range(12), driving)) if n] == [0, 5]
+
+
+def test_an_unsure_rejection_confirmed_again_holds_twice_as_long_up_to_the_most():
+    s = stage(threshold=1.0, reject_below=1.0, sure_below=0.0, reject_memory=0.5, reject_memory_max=1.0)
     def swaying(i):  # a branch moving back and forth on the spot
         return Box(100 + (i % 2) * 4, 100, 60, 60)
 
@@ -302,6 +315,18 @@ def test_a_rejected_region_is_followed_even_when_its_blob_jitters():
     s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0)
     jitter = [0, 20, -5, 20, 0]  # the blob's centre jumps back and forth: no steady velocity to predict from
     assert cnn_runs(s, range(5), lambda i: Box(100 + jitter[i], 100, 60, 60)) == [1, 0, 0, 0, 0]
+
+
+def test_a_region_that_follows_two_remembered_objects_is_judged_by_the_one_rejected_last():
+    """Two remembered rejections cover the same spot (a car seen as two blobs, then as one): the older one's memory
+    lapsed, the newer one's holds. The newer look is the one that counts: no CNN run (the oldest in the list
+    used to be taken, and its lapse cost a look on every such frame)."""
+    s = stage(threshold=1.0, reject_below=1.0, reject_memory=0.5, reject_memory_max=0.5)
+    spot = Box(100, 100, 60, 60)
+    older = Rejected(spot, classified=0.3, seen=0.9, classified_area=spot.area)  # looked at 0.7 s ago: lapsed
+    newer = Rejected(spot, classified=0.9, seen=0.9, classified_area=spot.area)  # 0.1 s ago: holds
+    s.rejected = [older, newer]
+    assert cnn_runs(s, [10], lambda i: spot) == [0] and s.remembered == 1
 
 
 def test_a_region_covering_a_person_track_is_always_classified():
