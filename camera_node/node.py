@@ -75,8 +75,12 @@ class EventSink:
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = Path(out_dir)
         self._events = self.out_dir / "events.jsonl"
-        self._try("events.jsonl", lambda: ((self.out_dir / "thumbs").mkdir(parents=True, exist_ok=True),
-                                           self._events.write_text("")))
+
+        def start() -> None:
+            (self.out_dir / "thumbs").mkdir(parents=True, exist_ok=True)
+            self._events.write_text("")
+
+        self._try("events.jsonl", start)
 
     def thumbnail(self, event_id: str, data: bytes) -> Path | None:
         """The thumbnail's file, or ``None`` if the card refused it."""

@@ -167,8 +167,8 @@ class PersonStage:
         self.frame_size = frame_size
         self.classifier = classifier
         self.cascade = cascade  # when set: ``classifier`` screens, the cascade's confirmation model decides
-        self.threshold = cascade.threshold if cascade is not None else threshold
-        self.rules = TrackRules(self.threshold, min(cfg.min_score, self.threshold), cfg.confirm_hits, cfg.max_speed)
+        self.rules = TrackRules(0.0, 0.0, cfg.confirm_hits, cfg.max_speed)
+        self._judge_by(cascade.threshold if cascade is not None else threshold)
         self.person_scale = person_scale
         self.tracks: list[Track] = []
         self.rejected: list[Rejected] = []
@@ -182,8 +182,13 @@ class PersonStage:
         confirmation threshold on the mean of both scores; the track rules judge by it from the next score."""
         if self.cascade is not None:
             self.cascade.confirm_threshold = threshold
-        self.threshold = self.cascade.threshold if self.cascade is not None else threshold
-        self.rules = replace(self.rules, threshold=self.threshold, min_score=min(self.cfg.min_score, self.threshold))
+        self._judge_by(self.cascade.threshold if self.cascade is not None else threshold)
+
+    def _judge_by(self, threshold: float) -> None:
+        """Persons score at least ``threshold`` (the model's, or the cascade's combined score); evidence counts from
+        ``min_score``, capped at it."""
+        self.threshold = threshold
+        self.rules = replace(self.rules, threshold=threshold, min_score=min(self.cfg.min_score, threshold))
 
     def process(
         self,

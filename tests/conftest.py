@@ -244,6 +244,11 @@ def tmpfs(path: Path, size: str) -> Iterator[Path]:
 
 
 
+def read_only(mount: Path) -> None:
+    """Remount the filesystem at ``mount`` read-only, as the kernel does with a failing SD card."""
+    subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+
+
 def fill(mount: Path) -> None:
     """Take every block left on the filesystem at ``mount`` (something else filled the card)."""
     fd = os.open(mount / "filler.bin", os.O_WRONLY | os.O_CREAT)

@@ -11,8 +11,8 @@ from dataclasses import asdict
 import pytest
 
 from camera_node.scenario import NIGHT
-from contract import parse_broker_url
 from smartcam.cli import main
+from tests.camera_node.test_publisher import Collector
 from tests.camera_node.test_scenario import synthetic_sequence
 
 
@@ -60,40 +60,26 @@ def test_a_stop_while_the_node_is_starting_up_is_a_clean_stop(tmp_path, moving_v
     """SIGTERM right after the node said 'online' (its model and arena still being set up): it exits 0 and says
     'stopped', as a service stop any later does, rather than dying on the signal (the broker would then tell
     everyone the camera vanished: 'offline')."""
-    import paho.mqtt.client as mqtt
-
     prefix, camera = f"t{uuid.uuid4().hex[:8]}", "startup"
     config = tmp_path / "node.yaml"
     config.write_text(f"camera_id: {camera}\nmqtt:\n  prefix: {prefix}\n")
-    said: list[str] = []
-    online = threading.Event()
+    watcher = Collector(broker_url, f"{prefix}/{camera}/availability")
 
-    def on_message(client, userdata, msg):
-        said.append(msg.payload.decode())
-        if msg.payload == b"online":
-            online.set()
+    def said(messages):
+        return [payload.decode() for _, payload, _ in messages]
 
-    address = parse_broker_url(broker_url)
-    watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"watch-{prefix}")
-    watcher.on_message = on_message
-    watcher.connect(address.host, address.port)
-    watcher.subscribe(f"{prefix}/{camera}/availability", qos=1)
-    watcher.loop_start()
     try:
         proc = subprocess.Popen([sys.executable, "-m", "smartcam", "node", "run", "--config", str(config),
                                  "--source", f"file://{moving_video}", "--broker", broker_url,
                                  "--out", str(tmp_path / "node")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert online.wait(60), "the node never said 'online'"
+        assert watcher.wait_for(lambda m: "online" in said(m), timeout=60), "the node never said 'online'"
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err[-2000:]
-        deadline = time.monotonic() + 10
-        while said[-1] != "stopped" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert said[-1] == "stopped" and "offline" not in said
+        watcher.wait_for(lambda m: said(m)[-1] == "stopped", timeout=10)
+        assert said(watcher.messages)[-1] == "stopped" and "offline" not in said(watcher.messages)
     finally:
-        watcher.loop_stop()
-        watcher.disconnect()
+        watcher.close()
 
 
 def test_simulate_on_a_file_that_ends_early_says_both_counts_and_fails_unless_allowed(tmp_path, capsys):

@@ -1,7 +1,6 @@
 """The node as a whole: analysis at a lower rate than capture, the CNN paced as the ESP32 runs it, and a reboot
 mid-event (the interrupted event is ended on the next start and its id is never reused)."""
 import json
-import subprocess
 import uuid
 
 import cv2
@@ -18,7 +17,7 @@ from camera_node.source import FrameSource
 from camera_node.spool import Spool
 from models.inference.preprocess import Box
 from tests.camera_node.test_publisher import Collector
-from tests.conftest import fill, tmpfs, write_avi
+from tests.conftest import fill, read_only, tmpfs, write_avi
 
 
 def trigger_happy(camera: str) -> NodeConfig:
@@ -99,7 +98,7 @@ def test_a_broken_card_neither_stops_the_node_nor_silences_its_alerts(tmp_path, 
         if fault == "full":
             fill(card)
         else:
-            subprocess.run(["mount", "-o", "remount,ro", str(card)], check=True)
+            read_only(card)
         for frame in FrameSource(str(moving_video), start_time=0.0):
             node.process(frame)
         node.finish()

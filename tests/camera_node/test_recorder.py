@@ -8,7 +8,7 @@ from camera_node.config import RecorderConfig
 from camera_node.recorder import Recorder
 from camera_node.scenario import read_video
 from models.inference.preprocess import Box
-from tests.conftest import tmpfs
+from tests.conftest import read_only, tmpfs
 
 FPS = 10.0
 
@@ -163,8 +163,6 @@ def test_a_clip_the_gateway_already_holds_goes_first_when_the_card_needs_room(tm
 
 def test_a_card_gone_read_only_answers_no_room_rather_than_failing(tmp_path):
     """A failing SD card turns read-only: no old clip can be deleted, so the answer is no (the clip ends early)."""
-    import subprocess
-
     from camera_node.card import ClipRetention
 
     with tmpfs(tmp_path / "sd", "256k") as card:
@@ -172,6 +170,6 @@ def test_a_card_gone_read_only_answers_no_room_rather_than_failing(tmp_path):
         for name in ("old", "new"):
             (card / f"{name}.avi").write_bytes(b"\0" * 50_000)
             retention.add(card / f"{name}.avi")
-        subprocess.run(["mount", "-o", "remount,ro", str(card)], check=True)
+        read_only(card)
         assert not retention.make_room(retention.use().limit_bytes)
         assert sorted(p.name for p in card.glob("*.avi")) == ["new.avi", "old.avi"] and retention.use().clips_deleted == 0

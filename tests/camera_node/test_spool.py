@@ -2,7 +2,7 @@
 import os
 
 from camera_node.spool import MAX_HELD_BYTES, QueuedMessage, Spool
-from tests.conftest import fill, tmpfs
+from tests.conftest import fill, read_only, tmpfs
 
 ROOMY = 1 << 20  # a cap that holds every message of a test
 
@@ -124,12 +124,10 @@ def test_the_messages_held_in_memory_are_bounded_the_oldest_going_first(tmp_path
 def test_a_card_gone_read_only_neither_stops_delivery_nor_the_queue(tmp_path):
     """A failing SD card turns read-only: delivered files cannot be deleted (they are sent again after a
     restart, as QoS 1 allows) and new messages wait in memory, all in order."""
-    import subprocess
-
     with tmpfs(tmp_path / "card", "64k") as card:
         s = Spool(card / "queue", ROOMY)
         s.put(msg(0))
         s.put(msg(1))
-        subprocess.run(["mount", "-o", "remount,ro", str(card)], check=True)
+        read_only(card)
         s.put(msg(2))
         assert drain(s) == [0, 1, 2] and len(s) == 0
