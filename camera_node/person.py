@@ -28,9 +28,15 @@ one seen whole that grows is coming closer, and is looked at again only once it 
 that growth again of the area it was rejected at (1.5x, 2.25x, ...; 3x, 9x, ...), so a car coming up the road is not
 re-classified every few frames. A *sure* rejection (a score under ``sure_below``) asks no growth at all: the CNN
 was sure even of the part it saw (slivers of MOT15 people, 15% of their width in view, score under 0.1 on 1% of
-crops), so only the memory lapsing brings the object back to it. A proposal that covers most of a person track, or of a candidate that may
+crops), so only the memory lapsing brings the object back to it; and it is followed through a quarter of its size
+of jitter (a far car is a 5x5 px blob at the motion stage, whose box jumps by two of them between frames). A proposal that covers most of a person track, or of a candidate that may
 still be someone (the median of its scores at least ``min_score``), is always classified; a candidate most of
 whose looks rejected it (a car that scored high once) shields nothing.
+
+A candidate leaving the view through the frame border (its region there shows at most three quarters of the most
+of it seen, its inner edge moved toward that border) is let go without another look and remembered as rejected:
+whatever it is, it is going, and each look at less of it risks a confirmation the whole of it never earned (a car
+driving out of traffic_overhead's view scored 0.78-0.89 on its last slivers: a false alert at 30 fps).
 
 A candidate (a track not yet a person) whose box has not moved since the CNN looked at it gets only the
 invokes a frame has to spare, and waits ``recheck_every`` frames for a look of its own, as a still person's
@@ -63,10 +69,18 @@ APPEARANCE_CHANGE = 0.5
 REGROWTH_PARTIAL, REGROWTH_WHOLE = 1.5, 3.0
 #: A moving detection overlapping the box its track's background was saved under less than this (IoU) is at a new spot.
 ARRIVED = 0.5
+#: A sure rejection is followed through jitter of this share of its box's width and height on each side (a far
+#: car's 20x20 px blob jumps by two motion-stage pixels, 40% of its size; an unsure one is held to its box).
+SURE_JITTER = 0.25
+#: Within this share of the frame's longer side from its border, a box touches the border.
+EDGE = 0.02
 #: A proposal overlapping its candidate track's box at least this (IoU) has not moved.
 UNMOVED = 0.9
 #: A track whose box lies at least this share in a spot the motion stage saw vacated has left it.
 VACATED = 0.5
+#: A candidate's region at the frame border showing at most this share of the most of it seen, its inner edge
+#: moved toward that border by a tenth of its width (or height), is leaving the view.
+LEAVING = 0.75
 
 
 @dataclass
@@ -100,11 +114,13 @@ class Rejected:
         """Is ``box`` this object, or a part of it, moved on: at most twice its size (four times if it
         holds most of it: more of the object coming into view), and mostly on where it was last seen
         or where its motion puts it now (a blob's centre jitters from frame to frame, so neither place
-        alone is reliable)?"""
+        alone is reliable) — or, after a sure rejection, on either grown by :data:`SURE_JITTER` (a small blob's
+        jitter is a large share of its size; the CNN was sure, so the slack risks little)?"""
         if box.area > 4.0 * self.box.area or (
                 box.area > 2.0 * self.box.area and box.intersection_area(self.box) < 0.8 * self.box.area):
             return False
-        return any(box.intersection_area(place) >= 0.5 * min(box.area, place.area)
+        slack = SURE_JITTER if self.sure else 0.0
+        return any(box.intersection_area(place.grown(slack)) >= 0.5 * min(box.area, place.area)
                    for place in (self.box, self.predicted(timestamp)))
 
     def memory(self, first: float, longest: float) -> float:
@@ -215,6 +231,7 @@ class PersonStage:
         """
         self._expire(timestamp)
         unremembered, followed = self._unremembered(proposals, timestamp)
+        unremembered = [p for p in unremembered if not self._let_go_leaving(p, timestamp)]
         fresh: list[Box] = []
         lately: list[Box] = []  # candidates looked at lately where they stand: only the invokes left over
         for p in unremembered:
@@ -304,6 +321,32 @@ class PersonStage:
         out = [p for p in proposals if id(p) not in held]
         return out, {id(p): owner[id(p)] for p in out if id(p) in owner}
 
+    def _let_go_leaving(self, box: Box, timestamp: float) -> bool:
+        """Is ``box`` a candidate (a track not yet a person) leaving the view through the frame border? Then it is
+        let go without a look: its track ends and the region is remembered as rejected (cut by the border: looked at
+        again if it grows by half, coming back in). Whatever it is, it is going, and each look at less of it risks a
+        confirmation the whole of it never earned (a car driving out scored 0.78-0.89 on its last slivers)."""
+        track = self._match(box)
+        if track is None or track.person or track.peak is None or not self._leaving(box, track.peak):
+            return False
+        self.tracks = [t for t in self.tracks if t is not track]
+        if self.cfg.reject_memory > 0:
+            self.rejected.append(Rejected(box, timestamp, timestamp, box.area, partial=True))
+        self.remembered += 1
+        return True
+
+    def _leaving(self, box: Box, peak: Box) -> bool:
+        """Does ``box``, at the frame border, show at most :data:`LEAVING` of ``peak``, its inner edge moved toward
+        that border by a tenth of ``peak``'s extent?"""
+        if self.frame_size is None or box.area > LEAVING * peak.area:
+            return False
+        w, h = self.frame_size
+        margin = EDGE * max(w, h)
+        return ((box.x <= margin and box.x + box.w <= peak.x + 0.9 * peak.w)  # out to the left
+                or (box.x + box.w >= w - margin and box.x >= peak.x + 0.1 * peak.w)  # right
+                or (box.y <= margin and box.y + box.h <= peak.y + 0.9 * peak.h)  # top
+                or (box.y + box.h >= h - margin and box.y >= peak.y + 0.1 * peak.h))  # bottom
+
     def _looked_at_lately(self, box: Box, frame_index: int) -> bool:
         """Is ``box`` a candidate (a track not yet a person) that has not moved since the CNN looked at it, less
         than ``recheck_every`` frames ago? The same crop again would spend the budget something new needs (the
@@ -357,7 +400,7 @@ class PersonStage:
         if self.frame_size is None:
             return False
         w, h = self.frame_size
-        margin = 0.02 * max(w, h)
+        margin = EDGE * max(w, h)
         return box.x <= margin or box.y <= margin or box.x + box.w >= w - margin or box.y + box.h >= h - margin
 
     def _update_tracks(self, frame_index: int, timestamp: float, detections: list[Detection],
@@ -394,8 +437,7 @@ class PersonStage:
         if best is not None and iou(best.box, box) > 0.2:
             return best
         for t in self.tracks:
-            grown = Box(t.box.x - 0.1 * t.box.w, t.box.y - 0.1 * t.box.h, 1.2 * t.box.w, 1.2 * t.box.h)
-            inside = grown.contains(box.cx, box.cy) or box.contains(t.box.cx, t.box.cy)  # a part, or more of them
+            inside = t.box.grown(0.1).contains(box.cx, box.cy) or box.contains(t.box.cx, t.box.cy)  # a part, or more of them
             if inside and 0.25 <= box.area / max(t.box.area, 1.0) <= 4.0:
                 return t
         return None

@@ -61,6 +61,7 @@ class Track:
     person: bool = False  # the evidence says a person (see the module docstring)
     scores: deque = field(default_factory=lambda: deque(maxlen=SCORE_HISTORY))
     origin: tuple[float, float, float] | None = None  # (t, cx, cy) where motion first placed it
+    peak: Box | None = None  # the largest region motion matched to it: the most of it seen at once
 
     @property
     def score(self) -> float:
@@ -93,6 +94,8 @@ class Track:
         self.scores.append(score)
         if box is not None:
             self.last_moved = timestamp
+            if self.peak is None or box.area > self.peak.area:
+                self.peak = box
         positive = (box is not None or unchanged) and score >= rules.min_score  # a changed look without motion: gone
         if positive:
             self.last_positive = timestamp

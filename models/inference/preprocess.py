@@ -58,6 +58,10 @@ class Box:
         iy = max(0.0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
         return ix * iy
 
+    def grown(self, share: float) -> Box:
+        """This box with ``share`` of its width (height) added on its left and right (top and bottom)."""
+        return Box(self.x - share * self.w, self.y - share * self.h, (1 + 2 * share) * self.w, (1 + 2 * share) * self.h)
+
     def union(self, other: Box) -> Box:
         """The smallest box holding both."""
         x0, y0 = min(self.x, other.x), min(self.y, other.y)

@@ -317,6 +317,20 @@ def test_a_rejected_region_is_followed_even_when_its_blob_jitters():
     assert cnn_runs(s, range(5), lambda i: Box(100 + jitter[i], 100, 60, 60)) == [1, 0, 0, 0, 0]
 
 
+def test_a_sure_rejection_is_followed_through_the_jitter_of_a_small_blob():
+    # a far car is a 20x20 px blob (5x5 at the motion stage) whose box jumps by two motion pixels between frames
+    jumps = [Box(448, 20, 20, 20), Box(440, 32, 20, 20), Box(448, 24, 20, 20)]
+    sure = stage(threshold=1.0, reject_below=1.0, sure_below=1.0, reject_memory=5.0)
+    assert cnn_runs(sure, range(3), lambda i: jumps[i]) == [1, 0, 0]
+    unsure = stage(threshold=1.0, reject_below=1.0, sure_below=0.0, reject_memory=5.0)  # the CNN was not sure
+    assert cnn_runs(unsure, range(2), lambda i: jumps[i]) == [1, 1]
+
+
+def test_a_region_beside_a_sure_rejection_beyond_its_jitter_is_classified():
+    s = stage(threshold=1.0, reject_below=1.0, sure_below=1.0, reject_memory=5.0)
+    assert cnn_runs(s, range(2), lambda i: [Box(448, 20, 20, 20), Box(476, 20, 20, 20)][i]) == [1, 1]
+
+
 def test_a_region_that_follows_two_remembered_objects_is_judged_by_the_one_rejected_last():
     """Two remembered rejections cover the same spot (a car seen as two blobs, then as one): the older one's memory
     lapsed, the newer one's holds. The newer look is the one that counts: no CNN run (the oldest in the list
@@ -423,3 +437,33 @@ def test_re_checks_of_a_spot_that_no_longer_looks_like_the_person_do_not_keep_th
                                                        lambda box, saved: 0.9)]
     assert dets and not any(d.person for d in dets) and s.tracks == []
 
+
+
+def leaving_candidate(s, box):
+    """A candidate last seen moving at ``box`` (one look at 0.9, not yet a person)."""
+    candidate = Track(box, first_seen=0.0, last_checked_frame=0)
+    candidate.observe(0.9, 0.0, s.rules, box)
+    s.tracks = [candidate]
+    return candidate
+
+
+def test_a_candidate_leaving_through_the_frame_border_is_not_looked_at_again_nor_confirmed():
+    # a car driving out at the right border scored 0.9 once: as less of it shows, each look could confirm it
+    s = stage(threshold=0.5)
+    leaving_candidate(s, Box(556, 80, 64, 56))
+    for i, sliver in enumerate((Box(588, 88, 48, 44), Box(604, 88, 36, 44), Box(624, 90, 16, 40)), start=1):
+        assert run(s, i, [sliver]) == []
+    assert s.inferences == 0 and not any(t.person for t in s.tracks)
+
+
+def test_a_candidate_coming_in_through_the_frame_border_is_looked_at_each_frame():
+    s = stage(threshold=0.99, reject_memory=0.0)
+    leaving_candidate(s, Box(600, 88, 40, 90))
+    assert [len(run(s, i, [Box(600 - 12 * i, 88, 40 + 12 * i, 90)])) for i in range(1, 4)] == [1, 1, 1]
+
+
+def test_a_person_leaving_through_the_frame_border_is_still_looked_at():
+    s = stage(threshold=0.0)
+    s.tracks = [person_track(Box(556, 80, 64, 90))]
+    s.tracks[0].peak = Box(556, 80, 64, 90)
+    assert len(run(s, 1, [Box(600, 80, 40, 90)])) == 1
