@@ -150,12 +150,6 @@ class Rejected:
         self.box, self.seen = box, timestamp
 
 
-def iou(a: Box, b: Box) -> float:
-    inter = a.intersection_area(b)
-    union = a.area + b.area - inter
-    return inter / union if union > 0 else 0.0
-
-
 def scale_box(box: Box, factor: float) -> Box:
     return Box(box.x * factor, box.y * factor, box.w * factor, box.h * factor)
 
@@ -240,7 +234,7 @@ class PersonStage:
         candidates: list[tuple[Box, Track | None, bool]] = [(p, None, True) for p in fresh]
         for track in self.tracks:
             due = track.person and frame_index - track.last_checked_frame >= self.cfg.recheck_every
-            if not due or any(iou(track.box, p) > 0.2 for p in proposals):
+            if not due or any(track.box.iou(p) > 0.2 for p in proposals):
                 continue
             if differs(track.background_box or track.box, track.background) < self.cfg.recheck_foreground:
                 track.last_checked_frame = frame_index  # the spot looks empty again: nobody to classify there
@@ -352,7 +346,7 @@ class PersonStage:
         than ``recheck_every`` frames ago? The same crop again would spend the budget something new needs (the
         blobs a scene change leaves), so it gets only what the frame has to spare (a far figure barely moving)."""
         track = self._match(box)
-        return (track is not None and not track.person and iou(track.box, box) >= UNMOVED
+        return (track is not None and not track.person and track.box.iou(box) >= UNMOVED
                 and frame_index - track.last_checked_frame < self.cfg.recheck_every)
 
     def _covers_track(self, box: Box) -> bool:
@@ -363,7 +357,9 @@ class PersonStage:
                    and (t.person or t.score >= self.rules.min_score) for t in self.tracks)
 
     def _remember_rejections(self, timestamp: float, detections: list[Detection], followed: dict[int, Rejected]) -> None:
-        """Follow moving regions scored below ``reject_below``; forget one the CNN found less sure of."""
+        """Follow moving regions scored below ``reject_below``; forget one the CNN found less sure of, or that is a
+        person track's region (a low score there is evidence against the track, judged by its rules: remembered
+        as rejected, a walker the CNN doubts for a frame or two would be held unseen once they left their track's box)."""
         if self.cfg.reject_memory <= 0:
             return
         for det in detections:
@@ -371,7 +367,7 @@ class PersonStage:
                 continue
             r = followed.get(id(det.box))
             sure = det.score < self.cfg.sure_below
-            if det.score >= self.cfg.reject_below:
+            if det.person or det.score >= self.cfg.reject_below:
                 if r is not None:
                     self.rejected = [x for x in self.rejected if x is not r]
             elif r is not None:
@@ -422,7 +418,7 @@ class PersonStage:
                 self.tracks.append(track)
             if positive and not det.from_track:  # seen moving: the empty background behind them, and how they look
                 # (under the track's box: a part of them moving on its own leaves it where it was)
-                if track.background_box is None or iou(track.background_box, track.box) < ARRIVED:
+                if track.background_box is None or track.background_box.iou(track.box) < ARRIVED:
                     track.background, track.background_box = snapshot(track.box), track.box  # arrived at a new spot
                 track.appearance = look(track.box) if look is not None else None
             det.person = track is not None and track.person and (positive or not det.from_track)
@@ -433,8 +429,8 @@ class PersonStage:
         """The track ``box`` belongs to: the best overlap above 0.2 IoU, else one at a comparable size whose box
         holds its centre (a person's head or legs moving on their own are still that person) or whose centre it
         holds (more of them in view than when last seen moving)."""
-        best = max(self.tracks, key=lambda t: iou(t.box, box), default=None)
-        if best is not None and iou(best.box, box) > 0.2:
+        best = max(self.tracks, key=lambda t: t.box.iou(box), default=None)
+        if best is not None and best.box.iou(box) > 0.2:
             return best
         for t in self.tracks:
             inside = t.box.grown(0.1).contains(box.cx, box.cy) or box.contains(t.box.cx, t.box.cy)  # a part, or more of them

@@ -33,6 +33,10 @@ from models.inference.preprocess import Box
 SCORE_HISTORY = 7
 #: A box under this share of the track's area, centred inside it, is a part of the person (see Track.observe).
 PART = 0.5
+#: A region at least this many times the area of a person's box, holding its centre, holds them and more.
+MERGED = 2.0
+#: A doubted region overlapping a person track's box at least this (IoU) moves the track there (see Track.observe).
+FOLLOW = 0.3
 
 
 @dataclass
@@ -85,22 +89,36 @@ class Track:
         ref = self.whole or self.box
         return box.area < PART * ref.area and ref.contains(box.cx, box.cy)
 
+    def _holds_more(self, box: Box) -> bool:
+        """Does ``box`` hold the track's box (its centre) and as much again?"""
+        return box.area > MERGED * self.box.area and box.contains(self.box.cx, self.box.cy)
+
     def observe(self, score: float, timestamp: float, rules: TrackRules, box: Box | None = None,
                 unchanged: bool = True) -> bool:
         """Add one classification: on a motion region that matched (``box`` given, the track moves there)
         or a re-check of the box where it stands (``box`` None; ``unchanged``: the box still looks as when the
         person was last seen moving). Judge the evidence; return whether this score counted for the track
-        (at least ``min_score``; a re-check of a changed box never)."""
+        (at least ``min_score``; a re-check of a changed box never). On a region holding a person and more
+        (:data:`MERGED` times their box: someone walked in beside them, their blobs merged) a doubt (under
+        ``min_score``) is no evidence either way, the crop being mostly of the rest, and only a score at the threshold
+        moves the track there (the person seen whole, coming closer)."""
+        merged = self.person and box is not None and self._holds_more(box)
+        if merged and score < rules.min_score:
+            self.last_moved = timestamp
+            return False
         self.scores.append(score)
         if box is not None:
             self.last_moved = timestamp
             if self.peak is None or box.area > self.peak.area:
                 self.peak = box
         positive = (box is not None or unchanged) and score >= rules.min_score  # a changed look without motion: gone
+        if box is not None and not positive and self.person and box.iou(self.box) >= FOLLOW and not self._is_part(box):
+            self.box = box  # the region continuing a person's, doubted this once, still shows where they went
         if positive:
             self.last_positive = timestamp
             if box is not None:  # a region the CNN doubts (a stray part, a passer-by) does not move the track,
-                if not self._is_part(box):  # nor does a part of the person moving on its own shrink it to that part
+                if not self._is_part(box) and not (merged and score < rules.threshold):  # nor does a part of the
+                    # person moving on its own shrink it to that part, nor someone beside them stretch it over both
                     self.box = box
                     if score >= rules.threshold:
                         self.whole = box

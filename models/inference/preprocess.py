@@ -58,6 +58,12 @@ class Box:
         iy = max(0.0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
         return ix * iy
 
+    def iou(self, other: Box) -> float:
+        """Intersection over union (0 for two empty boxes)."""
+        inter = self.intersection_area(other)
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
     def grown(self, share: float) -> Box:
         """This box with ``share`` of its width (height) added on its left and right (top and bottom)."""
         return Box(self.x - share * self.w, self.y - share * self.h, (1 + 2 * share) * self.w, (1 + 2 * share) * self.h)

@@ -343,6 +343,17 @@ def test_a_region_that_follows_two_remembered_objects_is_judged_by_the_one_rejec
     assert cnn_runs(s, [10], lambda i: spot) == [0] and s.remembered == 1
 
 
+def test_a_walking_person_the_cnn_doubts_is_not_remembered_as_rejected_but_followed():
+    # a person track walking left: every look scores under min_score and reject_below (the CNN doubts them as they
+    # turn). Their region is evidence against the track, not a rejected object: were it remembered, they would be
+    # held unseen as soon as they walked out of their track's box (the mirrored still scenario lost a sitter so)
+    s = stage(threshold=1.0, min_score=0.99, reject_below=1.0, reject_memory=5.0)
+    s.tracks = [person_track(Box(252, 204, 60, 148))]
+    s.tracks[0].scores.extend([0.995] * 7)  # a person by the median of their scores through three doubts
+    assert cnn_runs(s, range(3), lambda i: Box(240 - 12 * i, 204, 60, 148)) == [1] * 3
+    assert s.tracks[0].box == Box(216, 204, 60, 148) and not s.rejected
+
+
 def test_a_region_covering_a_person_track_is_always_classified():
     s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0)
     cnn_runs(s, [0])

@@ -94,3 +94,34 @@ def test_a_part_that_scores_high_is_still_a_part_not_the_whole_person():
 
 def test_the_score_history_is_bounded():
     assert len(observed([0.9] * 50).scores) == SCORE_HISTORY
+
+
+def test_a_person_the_cnn_doubts_for_a_frame_is_still_followed_where_they_walk():
+    # a walker's score dips under min_score as they turn: the region that continues theirs still shows where they are
+    track = observed([0.9, 0.9])
+    assert track.person
+    moved_on = Box(track.box.x + 10, track.box.y, track.box.w, track.box.h)
+    assert not track.observe(0.4, 0.2, RULES, moved_on)  # no evidence ...
+    assert track.box == moved_on and track.last_positive == 0.1  # ... but the track is where they went
+
+
+def test_a_doubtful_region_barely_touching_a_person_does_not_drag_their_track_away():
+    track = observed([0.9, 0.9])
+    where = track.box
+    passer_by = Box(where.x + 0.8 * where.w, where.y, where.w, where.h)  # overlaps a fifth of them
+    track.observe(0.3, 0.2, RULES, passer_by)
+    assert track.box == where
+
+
+def test_doubts_on_a_region_holding_a_person_and_more_do_not_count_against_them():
+    # someone walks in beside a person and their blobs merge: the crop of both scores low, but says little of the person
+    track = observed([0.9, 0.9])
+    both = Box(track.box.x - track.box.w, track.box.y - 10, 3 * track.box.w, track.box.h + 20)
+    where = track.box
+    for i in range(5):
+        track.observe(0.35, 0.2 + 0.1 * i, RULES, both)
+    assert track.person and track.score == 0.9
+    assert track.observe(0.6, 0.65, RULES, both) and track.box == where  # evidence, but the track stays on them
+    for i in range(5):  # the same doubts on their own region are evidence: no longer a person
+        track.observe(0.35, 0.7 + 0.1 * i, RULES, track.box)
+    assert not track.person
