@@ -69,9 +69,10 @@ APPEARANCE_CHANGE = 0.5
 REGROWTH_PARTIAL, REGROWTH_WHOLE = 1.5, 3.0
 #: A moving detection overlapping the box its track's background was saved under less than this (IoU) is at a new spot.
 ARRIVED = 0.5
-#: A sure rejection is followed through jitter of this share of its box's width and height on each side (a far
-#: car's 20x20 px blob jumps by two motion-stage pixels, 40% of its size; an unsure one is held to its box).
-SURE_JITTER = 0.25
+#: A sure rejection is followed through jitter of this share of its box's width and height on each side, at most
+#: JITTER_MOST of the frame's longer side (a far car's 20x20 px blob jumps by two motion-stage pixels, 8 px of a
+#: 640 px frame and 40% of its size; a large region gets no more; an unsure rejection is held to its box).
+SURE_JITTER, JITTER_MOST = 0.25, 0.0125
 #: Within this share of the frame's longer side from its border, a box touches the border.
 EDGE = 0.02
 #: A proposal overlapping its candidate track's box at least this (IoU) has not moved.
@@ -89,8 +90,9 @@ class Detection:
 
     box: Box
     score: float
-    person: bool
+    person: bool  # a person sighting: a score that counted for a track the evidence calls a person
     from_track: bool = False
+    on_person: bool = False  # the region is a person track's, whether or not its score counted
 
 
 @dataclass
@@ -110,17 +112,20 @@ class Rejected:
         dt = timestamp - self.seen
         return Box(self.box.x + self.velocity[0] * dt, self.box.y + self.velocity[1] * dt, self.box.w, self.box.h)
 
-    def follows(self, box: Box, timestamp: float) -> bool:
+    def follows(self, box: Box, timestamp: float, jitter_most: float = 0.0) -> bool:
         """Is ``box`` this object, or a part of it, moved on: at most twice its size (four times if it
         holds most of it: more of the object coming into view), and mostly on where it was last seen
         or where its motion puts it now (a blob's centre jitters from frame to frame, so neither place
-        alone is reliable) — or, after a sure rejection, on either grown by :data:`SURE_JITTER` (a small blob's
-        jitter is a large share of its size; the CNN was sure, so the slack risks little)?"""
+        alone is reliable) — or, after a sure rejection, on either grown by :data:`SURE_JITTER` of its size, at most
+        ``jitter_most`` pixels (a small blob's jitter is a large share of its size; the CNN was sure, so the slack
+        risks little)?"""
         if box.area > 4.0 * self.box.area or (
                 box.area > 2.0 * self.box.area and box.intersection_area(self.box) < 0.8 * self.box.area):
             return False
-        slack = SURE_JITTER if self.sure else 0.0
-        return any(box.intersection_area(place.grown(slack)) >= 0.5 * min(box.area, place.area)
+        def slack(side: float) -> float:
+            return min(SURE_JITTER * side, jitter_most) if self.sure else 0.0
+
+        return any(box.intersection_area(place.grown(slack(place.w), slack(place.h))) >= 0.5 * min(box.area, place.area)
                    for place in (self.box, self.predicted(timestamp)))
 
     def memory(self, first: float, longest: float) -> float:
@@ -236,10 +241,12 @@ class PersonStage:
             due = track.person and frame_index - track.last_checked_frame >= self.cfg.recheck_every
             if not due or any(track.box.iou(p) > 0.2 for p in proposals):
                 continue
-            if differs(track.background_box or track.box, track.background) < self.cfg.recheck_foreground:
+            empty = differs(track.background_box or track.box, track.background)  # from the empty spot, that share
+            if empty < self.cfg.recheck_foreground:
                 track.last_checked_frame = frame_index  # the spot looks empty again: nobody to classify there
                 continue
-            unchanged = track.appearance is None or differs(track.box, track.appearance) < APPEARANCE_CHANGE
+            # still their look: less of the box differs from it than from the empty spot (at night both differ little)
+            unchanged = track.appearance is None or differs(track.box, track.appearance) < min(APPEARANCE_CHANGE, empty)
             if not unchanged and differs(track.box, snapshot(track.box)) < self.cfg.recheck_foreground:
                 # no longer the person's look, and what the spot shows now is the scene's settled background (a
                 # person-like poster they walked past, say): they left; a sitter learnt in still looks as they did
@@ -293,10 +300,11 @@ class PersonStage:
         object splits into (a car's blob breaking up) are judged together, as their union."""
         self.rejected = [r for r in self.rejected if timestamp - r.seen <= self.cfg.reject_memory]  # out of sight: gone
         latest_first = sorted(self.rejected, key=lambda r: -r.classified)
+        jitter_most = JITTER_MOST * max(self.frame_size) if self.frame_size is not None else 0.0
         owner: dict[int, Rejected] = {}
         parts: dict[int, list[Box]] = {}
         for p in proposals:
-            r = next((r for r in latest_first if r.follows(p, timestamp)), None)
+            r = next((r for r in latest_first if r.follows(p, timestamp, jitter_most)), None)
             if r is not None:
                 owner[id(p)] = r
                 parts.setdefault(id(r), []).append(p)
@@ -367,7 +375,7 @@ class PersonStage:
                 continue
             r = followed.get(id(det.box))
             sure = det.score < self.cfg.sure_below
-            if det.person or det.score >= self.cfg.reject_below:
+            if det.on_person or det.score >= self.cfg.reject_below:
                 if r is not None:
                     self.rejected = [x for x in self.rejected if x is not r]
             elif r is not None:
@@ -404,8 +412,8 @@ class PersonStage:
                        look: Callable[[Box], object] | None) -> None:
         """Each classification is evidence for its track (:mod:`camera_node.tracks`): a re-check's own, else
         the one a motion region matches; a motion region scored at least ``min_score`` that matches none
-        starts a track. A detection is a person when its track's evidence says so (a re-check: and it
-        counted as evidence)."""
+        starts a track. A detection is a person sighting when its track's evidence says so and its score counted
+        as evidence (a doubted region of a person track is none: it neither starts nor extends an event)."""
         for det, (rechecked, same) in zip(detections, origins):
             track = rechecked if rechecked is not None else self._match(det.box)
             positive = False
@@ -421,7 +429,8 @@ class PersonStage:
                 if track.background_box is None or track.background_box.iou(track.box) < ARRIVED:
                     track.background, track.background_box = snapshot(track.box), track.box  # arrived at a new spot
                 track.appearance = look(track.box) if look is not None else None
-            det.person = track is not None and track.person and (positive or not det.from_track)
+            det.on_person = track is not None and track.person
+            det.person = det.on_person and positive
         if len(self.tracks) > MAX_TRACKS:  # bounded: the least convincing go first
             self.tracks = sorted(self.tracks, key=lambda t: (not t.person, -t.last_positive))[:MAX_TRACKS]
 
@@ -433,7 +442,7 @@ class PersonStage:
         if best is not None and best.box.iou(box) > 0.2:
             return best
         for t in self.tracks:
-            inside = t.box.grown(0.1).contains(box.cx, box.cy) or box.contains(t.box.cx, t.box.cy)  # a part, or more of them
+            inside = t.box.grown(0.1 * t.box.w, 0.1 * t.box.h).contains(box.cx, box.cy) or box.contains(t.box.cx, t.box.cy)  # a part, or more of them
             if inside and 0.25 <= box.area / max(t.box.area, 1.0) <= 4.0:
                 return t
         return None

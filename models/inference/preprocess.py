@@ -64,9 +64,9 @@ class Box:
         union = self.area + other.area - inter
         return inter / union if union > 0 else 0.0
 
-    def grown(self, share: float) -> Box:
-        """This box with ``share`` of its width (height) added on its left and right (top and bottom)."""
-        return Box(self.x - share * self.w, self.y - share * self.h, (1 + 2 * share) * self.w, (1 + 2 * share) * self.h)
+    def grown(self, dx: float, dy: float) -> Box:
+        """This box with ``dx`` pixels added on its left and on its right, ``dy`` on its top and on its bottom."""
+        return Box(self.x - dx, self.y - dy, self.w + 2 * dx, self.h + 2 * dy)
 
     def union(self, other: Box) -> Box:
         """The smallest box holding both."""
