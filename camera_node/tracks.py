@@ -9,7 +9,9 @@ decides nothing, as in Frigate's ``min_score``/``threshold`` pair:
   them reaches ``min_score`` (a car roof that scored high twice among low
   scores is not one), and it moves like a person: a region crossing more
   than ``max_speed`` of its own heights a second (a car at 10 m/s) is never
-  confirmed. A small, far walker scores around the threshold, above and
+  confirmed, nor one that has not moved since it appeared (the same crop again
+  is no new evidence: what a scene cut left in a corner scored 0.81-0.86 on
+  five frames; a person does not appear without moving). A small, far walker scores around the threshold, above and
   below it, so a median at the threshold would wait seconds for them;
 * a confirmed track **stays a person** while that median stays at or above
   ``min_score`` (hysteresis: someone sitting still scores lower than someone
@@ -33,6 +35,8 @@ from models.inference.preprocess import Box
 SCORE_HISTORY = 7
 #: A box under this share of the track's area, centred inside it, is a part of the person (see Track.observe).
 PART = 0.5
+#: Regions overlapping at least this (IoU) lie in the same place.
+SAME_PLACE = 0.9
 #: A region at least this many times the area of a person's box, holding its centre, holds them and more.
 MERGED = 2.0
 #: A doubted region overlapping a person track's box at least this (IoU) moves the track there (see Track.observe).
@@ -66,6 +70,8 @@ class Track:
     scores: deque = field(default_factory=lambda: deque(maxlen=SCORE_HISTORY))
     origin: tuple[float, float, float] | None = None  # (t, cx, cy) where motion first placed it
     peak: Box | None = None  # the largest region motion matched to it: the most of it seen at once
+    first: Box | None = None  # the first region motion matched to it
+    moved: bool = False  # a region motion matched to it since lay elsewhere than the first (IoU under SAME_PLACE)
 
     @property
     def score(self) -> float:
@@ -111,6 +117,9 @@ class Track:
             self.last_moved = timestamp
             if self.peak is None or box.area > self.peak.area:
                 self.peak = box
+            if self.first is None:
+                self.first = box
+            self.moved = self.moved or box.iou(self.first) < SAME_PLACE
         positive = (box is not None or unchanged) and score >= rules.min_score  # a changed look without motion: gone
         if box is not None and not positive and self.person and box.iou(self.box) >= FOLLOW and not self._is_part(box):
             self.box = box  # the region continuing a person's, doubted this once, still shows where they went
@@ -129,5 +138,5 @@ class Track:
             self.person = plausible and self.score >= rules.min_score
         else:
             confident = sum(s >= rules.threshold for s in self.scores)
-            self.person = plausible and confident >= rules.confirm_hits and self.score >= rules.min_score
+            self.person = self.moved and plausible and confident >= rules.confirm_hits and self.score >= rules.min_score
         return positive

@@ -113,7 +113,7 @@ def test_a_region_found_only_once_is_not_kept_alive_by_re_checks():
     s = stage(threshold=0.0, recheck_every=1, confirm_hits=2, reject_memory=0.0)
     run(s, 0, [Box(50, 50, 40, 100)])  # one positive on a moving region (a car, say, that then stops)
     assert [len(run(s, i)) for i in range(1, 4)] == [0, 0, 0] and not s.tracks[0].person
-    run(s, 4, [Box(52, 50, 40, 100)])  # found moving again: now a confirmed track ...
+    run(s, 4, [Box(60, 50, 40, 100)])  # found moving on: now a confirmed track ...
     assert s.tracks[0].person
     assert [d.from_track for d in run(s, 5)] == [True]  # ... that is re-checked while it stands still
 

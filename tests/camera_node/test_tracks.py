@@ -125,3 +125,12 @@ def test_doubts_on_a_region_holding_a_person_and_more_do_not_count_against_them(
     for i in range(5):  # the same doubts on their own region are evidence: no longer a person
         track.observe(0.35, 0.7 + 0.1 * i, RULES, track.box)
     assert not track.person
+
+
+def test_a_region_that_has_not_moved_since_it_appeared_is_not_confirmed_however_it_scores():
+    # what a scene cut leaves in a corner (a shop window at night) scores 0.81-0.86 on the same box frame after frame:
+    # the same crop again is not new evidence, and a person does not appear without moving
+    track = observed([0.86, 0.85, 0.86, 0.84, 0.86], boxes=lambda t: Box(0, 0, 80, 208))
+    assert not track.person
+    track.observe(0.86, 0.6, RULES, Box(10, 0, 80, 208))  # it moves: the evidence counts
+    assert track.person
