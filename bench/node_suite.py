@@ -7,6 +7,7 @@ latency, savings vs the oracle, CNN share of person-free frames) and the goals
 it misses. Tuned scenarios first, then the held-out ones.
 
     python bench/node_suite.py [--config configs/node.yaml] [--work runs/suite] [--only still-tud-campus ...] [--fps 7 --work runs/suite-7fps]
+    python bench/node_suite.py --mirror --work runs/suite-mirror    # every scenario mirrored left-right
 
 A candidate model goes through the same suite with ``--model runs/X/person_detector.tflite`` (its
 threshold read beside it, its ESP32 invoke rate from its MACs), so a model is judged by what the node
@@ -35,6 +36,8 @@ def main() -> int:
     parser.add_argument("--backend", choices=["tflm", "litert"], help="override the detector backend")
     parser.add_argument("--fps", type=float, default=FPS, help="frame rate the scenarios are built at (default: %(default)s; "
                         "use another --work per rate)")
+    parser.add_argument("--mirror", action="store_true", help="build every scenario mirrored left-right (a camera facing "
+                        "the other way; use another --work)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not (args.data / "mot15").is_dir():
@@ -48,7 +51,7 @@ def main() -> int:
         cfg.detector.model = args.model
     if args.backend:
         cfg.detector.backend = args.backend
-    rows = run_suite(cfg, args.data, args.work, args.only, args.fps)
+    rows = run_suite(cfg, args.data, args.work, args.only, args.fps, args.mirror)
     args.work.mkdir(parents=True, exist_ok=True)
     (args.work / "suite.json").write_text(json.dumps(rows, indent=2))
     print(suite_table(rows))

@@ -246,7 +246,8 @@ class PersonStage:
                 track.last_checked_frame = frame_index  # the spot looks empty again: nobody to classify there
                 continue
             # still their look: less of the box differs from it than from the empty spot (at night both differ little)
-            unchanged = track.appearance is None or differs(track.box, track.appearance) < min(APPEARANCE_CHANGE, empty)
+            unchanged = (track.appearance is None
+                         or differs(track.appearance_box or track.box, track.appearance) < min(APPEARANCE_CHANGE, empty))
             if not unchanged and differs(track.box, snapshot(track.box)) < self.cfg.recheck_foreground:
                 # no longer the person's look, and what the spot shows now is the scene's settled background (a
                 # person-like poster they walked past, say): they left; a sitter learnt in still looks as they did
@@ -428,7 +429,7 @@ class PersonStage:
                 # (under the track's box: a part of them moving on its own leaves it where it was)
                 if track.background_box is None or track.background_box.iou(track.box) < ARRIVED:
                     track.background, track.background_box = snapshot(track.box), track.box  # arrived at a new spot
-                track.appearance = look(track.box) if look is not None else None
+                track.appearance, track.appearance_box = (look(track.box), track.box) if look is not None else (None, None)
             det.on_person = track is not None and track.person
             det.person = det.on_person and positive
         if len(self.tracks) > MAX_TRACKS:  # bounded: the least convincing go first

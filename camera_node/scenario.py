@@ -42,11 +42,13 @@ class Sequence:
 @dataclass(frozen=True)
 class CameraLook:
     """How the simulated camera renders the scene: grey levels times ``gain`` plus ``offset``, then its noise
-    (``noise``: standard deviation in grey levels, drawn for every pixel of every frame)."""
+    (``noise``: standard deviation in grey levels, drawn for every pixel of every frame); ``mirrored``: left and
+    right swapped (a camera facing the other way: people walk and cars leave the other way)."""
 
     gain: float = 1.0
     offset: float = 0.0
     noise: float = 2.0
+    mirrored: bool = False
 
 
 #: A camera at night (IR or high gain): about a third of the day's contrast on a lifted black level, and
@@ -189,6 +191,8 @@ class ScenarioBuilder:
         if frame.shape[1::-1] != self.size:
             frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
         look = self.look
+        if look.mirrored:
+            frame = cv2.flip(frame, 1)
         if (look.gain, look.offset) != (1.0, 0.0):
             frame = cv2.convertScaleAbs(frame, alpha=look.gain, beta=look.offset)
         if look.noise:  # the sensor's noise, drawn in float32 (a third faster than float64: building is mostly this)

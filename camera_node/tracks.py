@@ -62,7 +62,8 @@ class Track:
     last_checked_frame: int
     background: object = None  # the empty background under ``background_box``, saved when the person arrived there
     background_box: Box | None = None
-    appearance: object = None  # what the box showed then (the person)
+    appearance: object = None  # what the box showed when last seen moving (the person) ...
+    appearance_box: Box | None = None  # ... under this box
     whole: Box | None = None  # the box of the last score at the threshold on a motion region: the person seen whole
     last_moved: float | None = None  # time of the last classification on a motion region
     last_positive: float = 0.0  # time of the last score >= min_score

@@ -435,6 +435,26 @@ def test_a_spot_that_looks_more_like_the_empty_scene_than_like_the_person_is_not
     assert dets and not any(d.person for d in dets) and s.tracks == []
 
 
+def test_a_persons_look_is_compared_under_the_box_it_was_saved_under():
+    # a doubted region moves the track (it continues theirs) without saving their look there: a re-check compares
+    # the look with what the box it was saved under shows now (another box's pixels against it said "no change")
+    s = stage(threshold=0.999, min_score=0.99, recheck_every=1, reject_memory=0.0)
+    seen = Box(100, 100, 40, 100)
+    s.tracks = [person_track(seen, "empty street")]
+    s.tracks[0].scores.extend([0.995] * 7)
+    s.tracks[0].appearance, s.tracks[0].appearance_box = "the person", seen
+    compared = []
+
+    def differs(box, saved):
+        compared.append((box, saved))
+        return 0.9
+
+    s.process(1, 0.1, [Box(110, 100, 44, 100)], decoded_at, 10, lambda box: "saved", differs)  # doubted: box moves
+    assert s.tracks[0].box == Box(110, 100, 44, 100)
+    s.process(2, 0.2, [], decoded_at, 10, lambda box: "saved", differs)  # re-check
+    assert (seen, "the person") in compared
+
+
 def test_a_rejected_car_driving_in_fast_is_still_that_car():
     s = stage(threshold=1.0, min_score=0.999, reject_below=1.0, reject_memory=5.0, regrowth_interval=0.25, sure_below=0.0)
     def driving_in(i):  # at 10 fps a car entering the view triples its area every frame, holding what was seen
