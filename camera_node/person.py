@@ -54,7 +54,7 @@ from functools import reduce
 import numpy as np
 
 from camera_node.config import DetectorConfig
-from camera_node.tracks import Track, TrackRules
+from camera_node.tracks import SAME_PLACE, Track, TrackRules
 from models.inference import TfliteClassifier, crop_region
 from models.inference.cascade import Cascade
 from models.inference.preprocess import Box, square_side
@@ -75,8 +75,6 @@ ARRIVED = 0.5
 SURE_JITTER, JITTER_MOST = 0.25, 0.0125
 #: Within this share of the frame's longer side from its border, a box touches the border.
 EDGE = 0.02
-#: A proposal overlapping its candidate track's box at least this (IoU) has not moved.
-UNMOVED = 0.9
 #: A track whose box lies at least this share in a spot the motion stage saw vacated has left it.
 VACATED = 0.5
 #: A candidate's region at the frame border showing at most this share of the most of it seen, its inner edge
@@ -122,11 +120,14 @@ class Rejected:
         if box.area > 4.0 * self.box.area or (
                 box.area > 2.0 * self.box.area and box.intersection_area(self.box) < 0.8 * self.box.area):
             return False
-        def slack(side: float) -> float:
-            return min(SURE_JITTER * side, jitter_most) if self.sure else 0.0
-
-        return any(box.intersection_area(place.grown(slack(place.w), slack(place.h))) >= 0.5 * min(box.area, place.area)
+        return any(box.intersection_area(self._jittered(place, jitter_most)) >= 0.5 * min(box.area, place.area)
                    for place in (self.box, self.predicted(timestamp)))
+
+    def _jittered(self, place: Box, most: float) -> Box:
+        """``place`` with the slack a sure rejection's blob jitters by (:data:`SURE_JITTER`, at most ``most`` px)."""
+        if not self.sure:
+            return place
+        return place.grown(min(SURE_JITTER * place.w, most), min(SURE_JITTER * place.h, most))
 
     def memory(self, first: float, longest: float) -> float:
         """How long this rejection holds: ``first`` after one look, doubling with each look that rejected
@@ -355,7 +356,7 @@ class PersonStage:
         than ``recheck_every`` frames ago? The same crop again would spend the budget something new needs (the
         blobs a scene change leaves), so it gets only what the frame has to spare (a far figure barely moving)."""
         track = self._match(box)
-        return (track is not None and not track.person and track.box.iou(box) >= UNMOVED
+        return (track is not None and not track.person and track.box.iou(box) >= SAME_PLACE
                 and frame_index - track.last_checked_frame < self.cfg.recheck_every)
 
     def _covers_track(self, box: Box) -> bool:
@@ -443,7 +444,8 @@ class PersonStage:
         if best is not None and best.box.iou(box) > 0.2:
             return best
         for t in self.tracks:
-            inside = t.box.grown(0.1 * t.box.w, 0.1 * t.box.h).contains(box.cx, box.cy) or box.contains(t.box.cx, t.box.cy)  # a part, or more of them
+            part = t.box.grown(0.1 * t.box.w, 0.1 * t.box.h).contains(box.cx, box.cy)  # a part of them ...
+            inside = part or box.contains(t.box.cx, t.box.cy)  # ... or more of them
             if inside and 0.25 <= box.area / max(t.box.area, 1.0) <= 4.0:
                 return t
         return None

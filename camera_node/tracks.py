@@ -35,7 +35,7 @@ from models.inference.preprocess import Box
 SCORE_HISTORY = 7
 #: A box under this share of the track's area, centred inside it, is a part of the person (see Track.observe).
 PART = 0.5
-#: Regions overlapping at least this (IoU) lie in the same place.
+#: Regions overlapping at least this (IoU) lie in the same place (a region that has not moved).
 SAME_PLACE = 0.9
 #: A region at least this many times the area of a person's box, holding its centre, holds them and more.
 MERGED = 2.0
