@@ -62,7 +62,7 @@ class FrameTrace:
     when the node is asked to (a node running live keeps none, its state bounded however long it runs)."""
 
     jpeg_bytes: list[int] = field(default_factory=list)
-    timestamps: list[float] = field(default_factory=list)
+    timestamps: list[float] = field(default_factory=list)  # on the steady clock
     motion: list[bool] = field(default_factory=list)
     cnn: list[bool] = field(default_factory=list)
     events: list[dict] = field(default_factory=list)  # as written to events.jsonl
@@ -172,17 +172,21 @@ class Node:
         self._thumbs: dict[str, Path] = {}
         self._config_updates: queue.Queue = queue.Queue()
         self._last_stats = None
-        self._last: tuple[int, float] = (0, 0.0)
+        self._last: tuple[int, float] = (0, 0.0)  # the last frame's index and steady time
+        self._wall_offset = 0.0  # the last frame's wall time less its steady time
         self._journal = self.out_dir / OPEN_EVENT_JOURNAL
         self._journal_event: str | None = None  # the event the journal holds
         self.interrupted_events = self._end_interrupted_event()
 
     # -- per frame -------------------------------------------------------
     def process(self, frame: Frame) -> None:
-        """Run one frame through every stage (a corrupt frame is counted and skipped)."""
+        """Run one frame through every stage (a corrupt frame is counted and skipped). The stages time everything by
+        the frame's steady clock; the wall clock only stamps the messages (:meth:`_wall`)."""
         self._apply_config_updates()
-        self._last = (frame.index, frame.timestamp)
-        analyse = self._due_for_analysis(frame.timestamp)
+        now = frame.clock
+        self._wall_offset = frame.timestamp - now
+        self._last = (frame.index, now)
+        analyse = self._due_for_analysis(now)
         try:
             jpeg = self.sensor.capture(frame.image)
             small = self.sensor.decode_gray(jpeg, self.cfg.sensor.motion_scale) if analyse else None
@@ -191,12 +195,12 @@ class Node:
             logger.warning("frame %d skipped: %s", frame.index, exc)
             return
         self.frames += 1
-        self._handle_clips(self.recorder.push(frame.index, frame.timestamp, jpeg))
+        self._handle_clips(self.recorder.push(frame.index, now, jpeg))
         detections: list[Detection] = []
         moving = self._moving  # a frame not analysed keeps the last verdict
         ran = 0
         if analyse:
-            self._analysed_at = frame.timestamp
+            self._analysed_at = now
             self.analysed_frames += 1
             result = self.motion.update(small)
             self.person.vacate([scale_box(b, self.cfg.sensor.motion_scale) for b in result.vacated])
@@ -210,20 +214,20 @@ class Node:
         if self.trace is not None:
             self.trace.cnn.append(ran > 0)
             self.trace.jpeg_bytes.append(len(jpeg))
-            self.trace.timestamps.append(frame.timestamp)
+            self.trace.timestamps.append(now)
             self.trace.motion.append(moving)
-        for change in self.events.update(frame.index, frame.timestamp, detections):
+        for change in self.events.update(frame.index, now, detections):
             self._on_change(change, jpeg)
         ev = self.events.current
         if ev is not None and ev.best_frame == frame.index:
             self._best_jpeg[ev.event_id] = jpeg
-        self._maybe_stats(frame.timestamp)
+        self._maybe_stats(now)
 
-    def _due_for_analysis(self, timestamp: float) -> bool:
+    def _due_for_analysis(self, now: float) -> bool:
         """Every frame, or at most ``motion.analysis_fps`` a second (a 10% tolerance absorbs timestamp jitter)."""
         if self._analysed_at is None or self.analysis_fps >= self.fps:
             return True
-        return timestamp - self._analysed_at >= 0.9 / self.analysis_fps
+        return now - self._analysed_at >= 0.9 / self.analysis_fps
 
     def _detect(self, frame: Frame, jpeg: bytes, small: np.ndarray, motion_boxes: list[Box]) -> tuple[list[Detection], int]:
         """The person stage on this frame's motion proposals (tiny-frame pixels), its crops cut through the levels
@@ -233,14 +237,14 @@ class Node:
         levels = functools.cache(lambda: stretch_table(small, self.cfg.detector.stretch_below, self.motion.watched))
         before = self._spent()
         detections = self.person.process(
-            frame.index, frame.timestamp, [scale_box(p, self.cfg.sensor.motion_scale) for p in motion_boxes],
-            lambda scale: stretched(levels(), self.sensor.decode_gray(jpeg, scale)), self.budget.available(frame.timestamp),
+            frame.index, frame.clock, [scale_box(p, self.cfg.sensor.motion_scale) for p in motion_boxes],
+            lambda scale: stretched(levels(), self.sensor.decode_gray(jpeg, scale)), self.budget.available(frame.clock),
             lambda box: self.motion.background_patch(scale_box(box, tiny)),
             lambda box, patch: self.motion.differs_from(scale_box(box, tiny), patch),
             lambda box: self.motion.frame_patch(scale_box(box, tiny)),
         )
         ran = self._spent() - before
-        self.budget.spend(frame.timestamp, math.ceil(ran))
+        self.budget.spend(frame.clock, math.ceil(ran))
         return detections, math.ceil(ran)
 
     def _spent(self) -> float:
@@ -299,8 +303,8 @@ class Node:
         record = {
             "event_id": ev.event_id,
             "camera": self.cfg.camera_id,
-            "start_time": ev.start_time,
-            "end_time": ev.end_time,
+            "start_time": self._wall(ev.start_time),
+            "end_time": self._wall(ev.end_time),
             "start_frame": ev.start_frame,
             "alert_frame": ev.alert_frame,
             "last_person_frame": ev.last_seen_frame,
@@ -321,7 +325,7 @@ class Node:
 
     def _write_journal(self, ev: Event) -> None:
         """Remember the open event on the SD card (atomically) so a reboot can end it."""
-        doc = {"message": self._message("update", ev).model_dump(mode="json"), "last_seen": ev.last_seen_time}
+        doc = {"message": self._message("update", ev).model_dump(mode="json"), "last_seen": self._wall(ev.last_seen_time)}
         tmp = self._journal.with_suffix(".tmp")
         try:
             tmp.write_text(json.dumps(doc))
@@ -352,12 +356,16 @@ class Node:
         box = ev.best_box
         return contract.EventMessage(
             type=kind, event_id=ev.event_id, camera=self.cfg.camera_id, seq=ev.seq,
-            start_time=ev.start_time, end_time=ev.end_time if kind == "end" else None,
+            start_time=self._wall(ev.start_time), end_time=self._wall(ev.end_time) if kind == "end" else None,
             score=round(min(1.0, ev.best_score), 4),
             box=contract.BoxModel(x=box.x, y=box.y, w=max(box.w, 1e-3), h=max(box.h, 1e-3)),
             frame_width=self.cfg.sensor.width, frame_height=self.cfg.sensor.height,
             zones=sorted(ev.zones), clip_bytes=clip_bytes,
         )
+
+    def _wall(self, t: float | None) -> float | None:
+        """A time on the steady clock as the wall clock reads it now (after NTP stepped it, as stepped)."""
+        return None if t is None else t + self._wall_offset
 
     def _send_event(self, change: EventChange) -> None:
         self._publish(contract.TopicKind.EVENTS, self._message(change.kind, change.event).to_bytes(), contract.QOS_EVENTS)
@@ -406,7 +414,7 @@ class Node:
         if self.publisher is None:
             return
         stats = contract.StatsMessage(
-            camera=self.cfg.camera_id, time=ts, frames=self.frames, motion_frames=self.motion_frames,
+            camera=self.cfg.camera_id, time=self._wall(ts), frames=self.frames, motion_frames=self.motion_frames,
             cnn_frames=self.cnn_frames, inferences=self.person.inferences, events=self.event_count,
             queue_bytes=self.publisher.spool.bytes, dropped_messages=self.publisher.spool.dropped,
             ledger=self.recorder.ledger, card=self.recorder.retention.use(), energy=energy_estimate(energy_report(self.cfg.energy, self._usage(), self.cfg.energy.motion_ms_per_frame)),

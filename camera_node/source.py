@@ -18,11 +18,13 @@ DEFAULT_FPS = 10.0
 
 @dataclass
 class Frame:
-    """One captured frame: 0-based index, capture time (unix seconds) and BGR pixels."""
+    """One captured frame: 0-based index, capture time (unix seconds: what messages carry), BGR pixels, and the
+    time on a steady clock (what the node times gaps, memories and budgets by: NTP may step the wall clock)."""
 
     index: int
     timestamp: float
     image: np.ndarray
+    clock: float
 
 
 class SourceError(RuntimeError):
@@ -36,8 +38,8 @@ class FrameSource:
     """Iterate frames of ``uri``.
 
     Files and folders get timestamps ``start_time + index / fps`` (a
-    simulated clock, so results do not depend on host speed); live sources
-    are stamped with the wall clock. ``realtime`` paces file playback at fps.
+    simulated clock, so results do not depend on host speed) on both clocks; live sources
+    are stamped with the wall clock and the steady one. ``realtime`` paces file playback at fps.
     A live source (camera, RTSP/HTTP stream) that stops delivering frames is
     reopened with backoff (``reconnect_delay`` doubling up to 30 s) until
     :meth:`stop`; frame indices carry on. ``reconnect_delay=None`` ends the
@@ -96,12 +98,13 @@ class FrameSource:
         started = time.monotonic()
         for index, image in self._images():
             ts = time.time() if self.live else self.start_time + index / self.fps
+            clock = time.monotonic() if self.live else ts
             if self.realtime and not self.live:
                 delay = index / self.fps - (time.monotonic() - started)
                 if delay > 0:
                     time.sleep(delay)
             self.delivered += 1
-            yield Frame(index, ts, image)
+            yield Frame(index, ts, image, clock)
 
     def _images(self) -> Iterator[tuple[int, np.ndarray]]:
         if self._folder is not None:

@@ -13,7 +13,7 @@ from camera_node.events import Event, EventChange
 from camera_node.node import OPEN_EVENT_JOURNAL, Node
 from camera_node.publisher import Publisher
 from camera_node.recorder import ClipInfo
-from camera_node.source import FrameSource
+from camera_node.source import Frame, FrameSource
 from camera_node.spool import Spool
 from models.inference.preprocess import Box
 from tests.camera_node.test_publisher import Collector
@@ -122,6 +122,37 @@ def test_a_threshold_set_at_run_time_is_the_one_tracks_are_confirmed_by(tmp_path
         node.process(frame)
     node.finish()
     assert node.person.threshold == 0.999 and node.report()["events"] == 0
+
+
+WALL = 1_800_000_000.0  # unix seconds: January 2027
+
+
+def test_a_wall_clock_stepped_back_mid_event_changes_only_the_times_its_messages_carry(tmp_path):
+    """NTP correcting a fast clock steps it back an hour while someone is in view: the node times its event's gap,
+    its CNN budget and its memories by the steady clock, so it decides exactly as without the step; only the wall
+    times in its messages move (before: the CNN budget stopped refilling for the hour and the event never ended)."""
+    rng = np.random.default_rng(3)
+    base = cv2.GaussianBlur(rng.integers(80, 160, (120, 160), dtype=np.uint8), (5, 5), 0)
+    images = []
+    for t in range(70):  # a block drifting for 2 s, then 5 s of the empty scene
+        f = cv2.cvtColor(base, cv2.COLOR_GRAY2BGR)
+        if t < 20:
+            cv2.rectangle(f, (5 + 5 * t, 50), (35 + 5 * t, 70), (230, 230, 230), -1)
+        images.append(f)
+
+    def run(out, step):
+        node = Node(trigger_happy("cam1"), tmp_path / out, 10.0, trace=True)
+        for i, image in enumerate(images):
+            node.process(Frame(i, WALL + i / 10 - (step if i >= 10 else 0.0), image, clock=i / 10))
+        node.finish()
+        return node
+
+    steady, stepped = run("steady", 0.0), run("stepped", 3600.0)
+    frames = ("start_frame", "alert_frame", "last_person_frame", "end_frame")
+    assert [{k: e[k] for k in frames} for e in stepped.trace.events] == [{k: e[k] for k in frames} for e in steady.trace.events]
+    assert len(steady.trace.events) == 1 and steady.trace.events[0]["end_frame"] < 69  # ended by its gap
+    assert stepped.trace.cnn == steady.trace.cnn
+    assert stepped.trace.events[0]["end_time"] == pytest.approx(steady.trace.events[0]["end_time"] - 3600.0)
 
 
 def test_a_live_node_keeps_no_history_of_its_frames_or_events(tmp_path, moving_video):

@@ -1,6 +1,7 @@
 """Frames come with index and time; the sensor is a JPEG decoded at DCT scale."""
 import logging
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -51,6 +52,20 @@ def test_a_live_stream_that_drops_is_reopened_and_indices_carry_on(tmp_path):
         if len(indices) == 12:
             src.stop()
     assert indices == list(range(12)) and src.reconnects == 2
+
+
+def test_a_live_frame_carries_the_wall_clock_and_a_steady_clock_that_no_clock_step_moves(tmp_path):
+    video = write_avi(tmp_path / "stream.avi", [np.zeros((48, 64), np.uint8)] * 4)
+    before_wall, before_steady = time.time(), time.monotonic()
+    frames = list(FrameSource(f"file://{video}", reconnect_delay=None))
+    assert all(before_wall <= f.timestamp <= time.time() for f in frames)
+    assert all(before_steady <= f.clock <= time.monotonic() for f in frames)
+    assert [f.clock for f in frames] == sorted(f.clock for f in frames)
+
+
+def test_a_files_frames_run_on_its_own_timeline_for_both_clocks(tmp_path):
+    video = write_avi(tmp_path / "clip.avi", [np.zeros((48, 64), np.uint8)] * 3, fps=5.0)
+    assert [(f.timestamp, f.clock) for f in FrameSource(str(video), start_time=1000.0)] == [(1000.0, 1000.0), (1000.2, 1000.2), (1000.4, 1000.4)]
 
 
 def test_without_reconnection_a_live_stream_ends_where_it_drops(tmp_path):
