@@ -22,6 +22,9 @@ from camera_node.spool import QueuedMessage, Spool
 
 logger = logging.getLogger(__name__)
 
+#: Malformed config/set and clip/request messages are logged at most once in this many seconds (the rest counted).
+REJECTED_LOG_EVERY = 60.0
+
 
 class Publisher:
     """Publishes the contract's messages for one camera."""
@@ -49,6 +52,7 @@ class Publisher:
         self._stopping = False
         self.delivered = 0
         self.rejected = 0  # config/set and clip/request messages that failed validation
+        self._rejected_logged: tuple[float, int] | None = None  # when the last was logged, and the count then
         self.delivery_errors = 0  # unexpected errors the delivery worker survived
         # The spooled message handed to paho and not yet acknowledged: a late PUBACK is waited for, never
         # answered with a second copy (duplicates would pile up at the broker).
@@ -143,11 +147,22 @@ class Publisher:
             msg = (contract.ClipRequest if clip else contract.ConfigSetMessage).from_bytes(message.payload)
         except contract.ContractError as exc:
             self.rejected += 1
-            logger.warning("ignoring %s message: %s", "clip request" if clip else "config", str(exc)[:300])
+            self._log_rejected("clip request" if clip else "config", exc)
             return
         handler = self.on_clip_request if clip else self.on_config
         if handler:
             handler(msg)
+
+    def _log_rejected(self, kind: str, exc: Exception) -> None:
+        """Log a malformed message, at most once every :data:`REJECTED_LOG_EVERY` seconds (a flood on the node's own
+        topics must not fill its card with log lines), saying how many went unlogged since."""
+        now = time.monotonic()
+        if self._rejected_logged is not None and now - self._rejected_logged[0] < REJECTED_LOG_EVERY:
+            return
+        unlogged = self.rejected - 1 - (self._rejected_logged[1] if self._rejected_logged is not None else 0)
+        since = f" ({unlogged} more malformed message(s) since the last one logged)" if unlogged else ""
+        logger.warning("ignoring %s message: %s%s", kind, str(exc)[:300], since)
+        self._rejected_logged = (now, self.rejected)
 
     # -- delivery worker ---------------------------------------------------
     def _drain(self) -> None:

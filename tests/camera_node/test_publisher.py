@@ -3,6 +3,7 @@ import threading
 import time
 import uuid
 from dataclasses import astuple
+from types import SimpleNamespace
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -216,3 +217,17 @@ def test_an_unexpected_error_in_the_delivery_loop_is_counted_and_delivery_goes_o
     finally:
         pub.stop(timeout=2)
         collector.close()
+
+
+def test_a_flood_of_malformed_messages_is_counted_and_logged_once(tmp_path, caplog):
+    # anyone who may write the node's config/set topic (the gateway, an operator) sending garbage in a loop must
+    # not flood the node's log (an SD card): the first is logged with its reason, the rest counted
+    got = []
+    pub = Publisher("mqtt://127.0.0.1:1", "smartcam", "cam1", Spool(tmp_path / "q", 1 << 20), on_config=got.append)
+    topic = "smartcam/cam1/config/set"
+    with caplog.at_level("WARNING", logger="camera_node.publisher"):
+        for i in range(1000):
+            pub._on_message(None, None, SimpleNamespace(topic=topic, payload=b'{"threshold": %d}' % (7 + i)))
+        pub._on_message(None, None, SimpleNamespace(topic=topic, payload=b'{"threshold": 0.8}'))
+    assert pub.rejected == 1000 and [g.threshold for g in got] == [0.8]
+    assert len(caplog.records) == 1 and "threshold" in caplog.records[0].getMessage()
