@@ -36,6 +36,11 @@ class RetentionConfig(StrictModel):
     camera_days: dict[str, float] = Field(default_factory=dict, description="Per-camera retention overrides in days.")
     max_gb: float = Field(10.0, gt=0, description="Cap on the thumbnails stored (the only media the gateway keeps; event rows and the ledger are not counted): the oldest thumbnails go first, with the events that show them; events without one are left to `days`.")
     sweep_every: float = Field(60.0, gt=0, description="Seconds between retention sweeps.")
+    end_offline_events_after: float = Field(
+        900.0, gt=0, description="An open event of a camera offline (its last will published) and silent this many "
+        "seconds is ended at its last news, at the next sweep: a node that dies mid-event and never comes back leaves "
+        "no event open (and no one 'in view' in Home Assistant) for ever. A node that does come back ends it from its "
+        "journal, and that end still lands.")
 
 
 class LimitsConfig(StrictModel):

@@ -261,8 +261,16 @@ class GatewayDaemon:
         while not self._stop.wait(self.cfg.retention.sweep_every):
             try:
                 sweep(self.store, self.media, self.cfg.retention)
+                self._end_events_of_lost_cameras()
             except Exception as exc:  # noqa: BLE001 - a failed sweep must not stop the daemon; the next one retries
                 logger.error("retention sweep failed: %s", exc)
+
+    def _end_events_of_lost_cameras(self) -> None:
+        """End what cameras gone offline for good left open, and say nobody is in view there."""
+        for camera, event_id in self.store.end_events_of_lost_cameras(time.time(), self.cfg.retention.end_offline_events_after):
+            logger.warning("camera %s is offline and silent: its open event %s ended at its last news", camera, event_id)
+            if self.cfg.homeassistant.enabled and not self.store.has_open_event(camera):
+                self.client.publish(gateway_topic(self.cfg.mqtt.prefix, camera, "occupancy"), VACANT, qos=1, retain=True)
 
     def metrics(self) -> dict:
         c = self.ingestor.counters

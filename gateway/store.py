@@ -218,13 +218,34 @@ class Store:
         ):
             other_boot = boot is not None and _boot_of(row["event_id"]) not in (None, boot)
             if row["start_time"] < start or (other_boot and row["received_at"] <= at):
-                last_news = row["start_time"] + max(0.0, row["updated_at"] - row["received_at"])
-                ended += self._execute(
-                    "UPDATE events SET state = 'ended', end_time = COALESCE(end_time, ?), updated_at = ? "
-                    "WHERE camera_id = ? AND event_id = ? AND state = 'open'",
-                    (last_news, at, camera, row["event_id"]),
-                ).rowcount
+                ended += self._end_at_last_news(camera, row, at)
         return ended
+
+    def end_events_of_lost_cameras(self, at: float, after: float) -> list[tuple[str, str]]:
+        """End the open events of cameras offline (their last will published) and silent for ``after`` seconds at
+        ``at``, at their last news: a node that never comes back leaves no event open for ever. One that does come
+        back ends its event from its journal, and that ``end`` (a later seq) still lands. Returns (camera, event id)
+        of each event ended."""
+        ended = []
+        with self.transaction():
+            for row in self._rows(
+                "SELECT e.camera_id, e.event_id, e.start_time, e.received_at, e.updated_at FROM events e "
+                "JOIN cameras c ON c.camera_id = e.camera_id "
+                "WHERE e.state = 'open' AND e.start_time IS NOT NULL AND c.availability = 'offline' AND c.last_seen <= ?",
+                (at - after,),
+            ):
+                if self._end_at_last_news(row["camera_id"], row, at):
+                    ended.append((row["camera_id"], row["event_id"]))
+        return ended
+
+    def _end_at_last_news(self, camera: str, row: dict, at: float) -> int:
+        """End an open event at its last news: its start plus the time the gateway kept hearing of it."""
+        last_news = row["start_time"] + max(0.0, row["updated_at"] - row["received_at"])
+        return self._execute(
+            "UPDATE events SET state = 'ended', end_time = COALESCE(end_time, ?), updated_at = ? "
+            "WHERE camera_id = ? AND event_id = ? AND state = 'open'",
+            (last_news, at, camera, row["event_id"]),
+        ).rowcount
 
     def attach_thumbnail(self, camera: str, event_id: str, sha: str, nbytes: int, path: str, at: float) -> None:
         """Point the event (a pending row if its message has not arrived yet) at a stored thumbnail."""

@@ -241,6 +241,34 @@ def test_occupancy_is_a_retained_state_home_assistant_finds_after_a_restart(brok
         pub.loop_stop()
 
 
+def test_an_event_a_camera_left_open_when_it_went_offline_for_good_is_ended_and_home_assistant_told(broker_url, tmp_path):
+    cfg = gateway_cfg(broker_url, f"sqlite:///{tmp_path}/gw.db", tmp_path)
+    cfg.retention.sweep_every, cfg.retention.end_offline_events_after = 0.2, 0.5
+    daemon = GatewayDaemon(cfg)
+    daemon.start()
+    assert daemon.wait_connected(10)
+    time.sleep(0.3)
+    cam = f"l{uuid.uuid4().hex[:6]}"
+    pub = publisher(broker_url)
+    state = f"smartcam/_gateway/{cam}/occupancy"
+    try:
+        send(pub, f"smartcam/{cam}/events", ev("new", 0, camera=cam, event_id=f"1-{cam}"))
+        assert daemon.idle(timeout=10) and retained(broker_url, state) == b"ON"
+        send(pub, f"smartcam/{cam}/availability", b"offline")  # its last will: the node died mid-event
+        deadline = time.monotonic() + 10
+        while daemon.store.event(cam, f"1-{cam}")["state"] == "open" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert daemon.store.event(cam, f"1-{cam}")["state"] == "ended"
+        time.sleep(0.3)
+        assert retained(broker_url, state) == b"OFF"
+    finally:
+        pub.publish(state, b"", retain=True).wait_for_publish(5)
+        for topic, _ in discovery_messages("homeassistant", "smartcam", cam):
+            pub.publish(topic, b"", retain=True).wait_for_publish(5)
+        daemon.stop()
+        pub.loop_stop()
+
+
 def test_the_daemon_is_not_idle_while_a_message_is_still_being_stored(own_broker, tmp_path):
     """A slow disk (a commit that takes longer than the quiet period) must not read as idle: a caller that
     waits for idle and then reads the store finds every message that had arrived."""

@@ -157,6 +157,21 @@ def test_an_orphaned_event_is_ended_at_its_last_news_not_at_its_start(ingest, st
     assert store.event("cam1", "1000000-cam1-aaaaaa")["end_time"] == 1030.0  # 30 s of news after its start
 
 
+def test_an_event_of_a_camera_gone_offline_for_good_is_ended_at_its_last_news(ingest, store):
+    # cam1's node died mid-event (its last will: offline) and never came back; cam2's sitter is still there; cam3
+    # went offline only lately (it may reboot and end its event from its journal, as it knows it)
+    for camera, event_id in (("cam1", "1000000-cam1-aaaaaa"), ("cam2", "1000000-cam2-aaaaaa"), ("cam3", "1000000-cam3-aaaaaa")):
+        ingest.handle(f"smartcam/{camera}/events", ev("new", 0, camera=camera, event_id=event_id, start_time=1000.0), received_at=5000.0)
+        ingest.handle(f"smartcam/{camera}/events", ev("update", 1, camera=camera, event_id=event_id, start_time=1000.0), received_at=5030.0)
+    ingest.handle("smartcam/cam1/availability", b"offline", received_at=5040.0)
+    ingest.handle("smartcam/cam3/availability", b"offline", received_at=5500.0)
+    assert store.end_events_of_lost_cameras(at=5700.0, after=600.0) == [("cam1", "1000000-cam1-aaaaaa")]
+    states = {e["camera_id"]: (e["state"], e["end_time"]) for e in store.events()}
+    assert states == {"cam1": ("ended", 1030.0), "cam2": ("open", None), "cam3": ("open", None)}
+    ingest.handle("smartcam/cam1/events", ev("end", 3, camera="cam1", event_id="1000000-cam1-aaaaaa", end_time=1032.0))
+    assert store.event("cam1", "1000000-cam1-aaaaaa")["end_time"] == 1032.0  # it came back after all: its own end lands
+
+
 def test_a_late_new_of_an_earlier_event_does_not_end_the_open_later_one(ingest, store):
     ingest.handle("smartcam/cam1/events", ev("new", 0, event_id="2000000-cam1-aaaaaa", start_time=2000.0), received_at=5000.0)
     ingest.handle("smartcam/cam1/events", ev("new", 0, event_id="1000000-cam1-aaaaaa", start_time=1000.0), received_at=5001.0)
