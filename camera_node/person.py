@@ -90,7 +90,7 @@ class Detection:
     score: float
     person: bool  # a person sighting: a score that counted for a track the evidence calls a person
     from_track: bool = False
-    on_person: bool = False  # the region is a person track's, whether or not its score counted
+    on_person: bool = False  # the region is the track's of someone the evidence called a person (now or before)
 
 
 @dataclass
@@ -367,9 +367,10 @@ class PersonStage:
                    and (t.person or t.score >= self.rules.min_score) for t in self.tracks)
 
     def _remember_rejections(self, timestamp: float, detections: list[Detection], followed: dict[int, Rejected]) -> None:
-        """Follow moving regions scored below ``reject_below``; forget one the CNN found less sure of, or that is a
-        person track's region (a low score there is evidence against the track, judged by its rules: remembered
-        as rejected, a walker the CNN doubts for a frame or two would be held unseen once they left their track's box)."""
+        """Follow moving regions scored below ``reject_below``; forget one the CNN found less sure of, or that is the
+        region of a track the evidence called a person, now or before (a low score there is evidence against the
+        track, judged by its rules: remembered as rejected, a walker the CNN doubts for a few frames would be held
+        unseen once they left their track's box, or once the doubts took their track's median under min_score)."""
         if self.cfg.reject_memory <= 0:
             return
         for det in detections:
@@ -431,8 +432,8 @@ class PersonStage:
                 if track.background_box is None or track.background_box.iou(track.box) < ARRIVED:
                     track.background, track.background_box = snapshot(track.box), track.box  # arrived at a new spot
                 track.appearance, track.appearance_box = (look(track.box), track.box) if look is not None else (None, None)
-            det.on_person = track is not None and track.person
-            det.person = det.on_person and positive
+            det.on_person = track is not None and track.confirmed
+            det.person = track is not None and track.person and positive
         if len(self.tracks) > MAX_TRACKS:  # bounded: the least convincing go first
             self.tracks = sorted(self.tracks, key=lambda t: (not t.person, -t.last_positive))[:MAX_TRACKS]
 

@@ -68,11 +68,15 @@ class Track:
     last_moved: float | None = None  # time of the last classification on a motion region
     last_positive: float = 0.0  # time of the last score >= min_score
     person: bool = False  # the evidence says a person (see the module docstring)
+    confirmed: bool = False  # the evidence said so once (a person it doubts now is still followed as theirs)
     scores: deque = field(default_factory=lambda: deque(maxlen=SCORE_HISTORY))
     origin: tuple[float, float, float] | None = None  # (t, cx, cy) where motion first placed it
     peak: Box | None = None  # the largest region motion matched to it: the most of it seen at once
     first: Box | None = None  # the first region motion matched to it
     moved: bool = False  # a region motion matched to it since lay elsewhere than the first (IoU under SAME_PLACE)
+
+    def __post_init__(self) -> None:
+        self.confirmed = self.confirmed or self.person
 
     @property
     def score(self) -> float:
@@ -140,4 +144,5 @@ class Track:
         else:
             confident = sum(s >= rules.threshold for s in self.scores)
             self.person = self.moved and plausible and confident >= rules.confirm_hits and self.score >= rules.min_score
+        self.confirmed = self.confirmed or self.person
         return positive

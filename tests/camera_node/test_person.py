@@ -361,6 +361,17 @@ def test_a_walking_person_the_cnn_doubts_is_not_remembered_as_rejected_but_follo
     assert s.tracks[0].box == Box(216, 204, 60, 148) and not s.rejected
 
 
+def test_a_person_the_cnn_doubts_until_they_are_no_longer_one_is_not_remembered_as_rejected():
+    # a far walker scores 0.47, 0.32, 0.20, 0.21 as they turn: the fourth doubt takes their track's median under
+    # min_score. Their region is still theirs: remembered as a rejected object, it hid them for 2.5 s and split
+    # their event in two (the mirrored far scenario at 7 fps)
+    s = stage(threshold=1.0, min_score=0.99, reject_below=1.0, reject_memory=5.0)
+    s.tracks = [person_track(Box(252, 204, 60, 148))]
+    s.tracks[0].scores.extend([0.995] * 4)  # a person by the median until the fourth doubt
+    assert cnn_runs(s, range(5), lambda i: Box(252 + 4 * i, 204, 60, 148)) == [1] * 5
+    assert not s.tracks[0].person and not s.rejected
+
+
 def test_a_person_tracks_region_the_cnn_doubts_is_no_person_sighting():
     # a night-time ghost track: a car driving across its spot scored 0.08 and, matching a person track, was a
     # person sighting that started an event. Only a score that counts for the track is one
