@@ -18,8 +18,8 @@ until stop 23, which made its cars a third taller and cost the CNN 8.9% of its f
 
 Every scenario can also be built mirrored (``bench/node_suite.py --mirror``): the same scenes from a camera
 facing the other way, where people walk and cars leave the other way. Stop 24 ran it for the first time; it
-found four defects the unmirrored suite had hidden (a sitter lost, a walker split, a night ghost, a false alert),
-each traced on a mirrored scenario and fixed, so the mirrored table is not held out either.
+found defects the unmirrored suite had hidden (a sitter lost, walkers split in two events, a night ghost, false
+alerts), each traced on a mirrored scenario and fixed, so the mirrored table is not held out either.
 
 Honesty: the node was tuned on the TUD-Campus and traffic_overhead
 scenarios only; the TUD-Stadtmitte and traffic_suburban ones are marked
