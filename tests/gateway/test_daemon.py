@@ -1,4 +1,5 @@
 """The daemon against a real Mosquitto: flow into the store, rejects counted, and SIGKILL mid-stream loses nothing."""
+import contextlib
 import json
 import logging
 import os
@@ -217,8 +218,14 @@ def retained(url: str, topic: str, timeout: float = 5.0) -> bytes | None:
     return got[0] if got else None
 
 
-def test_occupancy_is_a_retained_state_home_assistant_finds_after_a_restart(broker_url, tmp_path):
-    daemon = GatewayDaemon(gateway_cfg(broker_url, f"sqlite:///{tmp_path}/gw.db", tmp_path))
+@contextlib.contextmanager
+def home_assistant_camera(broker_url, tmp_path, **retention):
+    """A running daemon (Home Assistant on), a publisher and a fresh camera; what the camera left retained on the
+    machine's broker (its occupancy, its discovery configs) is cleared afterwards."""
+    cfg = gateway_cfg(broker_url, f"sqlite:///{tmp_path}/gw.db", tmp_path)
+    for key, value in retention.items():
+        setattr(cfg.retention, key, value)
+    daemon = GatewayDaemon(cfg)
     daemon.start()
     assert daemon.wait_connected(10)
     time.sleep(0.3)
@@ -226,13 +233,7 @@ def test_occupancy_is_a_retained_state_home_assistant_finds_after_a_restart(brok
     pub = publisher(broker_url)
     state = f"smartcam/_gateway/{cam}/occupancy"
     try:
-        send(pub, f"smartcam/{cam}/events", ev("new", 0, camera=cam, event_id=f"1-{cam}"))
-        assert daemon.idle(timeout=10) and retained(broker_url, state) == b"ON"
-        send(pub, f"smartcam/{cam}/events", ev("new", 0, camera=cam, event_id=f"2-{cam}-bbbbbb", start_time=1100.0))
-        send(pub, f"smartcam/{cam}/events", ev("end", 1, camera=cam, event_id=f"2-{cam}-bbbbbb", start_time=1100.0, end_time=1110.0))
-        assert daemon.idle(timeout=10) and retained(broker_url, state) == b"OFF"  # the orphan ended too: nobody there
-        (_, config), = [m for m in discovery_messages("homeassistant", "smartcam", cam) if "binary_sensor" in m[0]]
-        assert json.loads(config)["state_topic"] == state
+        yield daemon, pub, cam, state
     finally:
         pub.publish(state, b"", retain=True).wait_for_publish(5)
         for topic, _ in discovery_messages("homeassistant", "smartcam", cam):
@@ -241,17 +242,19 @@ def test_occupancy_is_a_retained_state_home_assistant_finds_after_a_restart(brok
         pub.loop_stop()
 
 
+def test_occupancy_is_a_retained_state_home_assistant_finds_after_a_restart(broker_url, tmp_path):
+    with home_assistant_camera(broker_url, tmp_path) as (daemon, pub, cam, state):
+        send(pub, f"smartcam/{cam}/events", ev("new", 0, camera=cam, event_id=f"1-{cam}"))
+        assert daemon.idle(timeout=10) and retained(broker_url, state) == b"ON"
+        send(pub, f"smartcam/{cam}/events", ev("new", 0, camera=cam, event_id=f"2-{cam}-bbbbbb", start_time=1100.0))
+        send(pub, f"smartcam/{cam}/events", ev("end", 1, camera=cam, event_id=f"2-{cam}-bbbbbb", start_time=1100.0, end_time=1110.0))
+        assert daemon.idle(timeout=10) and retained(broker_url, state) == b"OFF"  # the orphan ended too: nobody there
+        (_, config), = [m for m in discovery_messages("homeassistant", "smartcam", cam) if "binary_sensor" in m[0]]
+        assert json.loads(config)["state_topic"] == state
+
+
 def test_an_event_a_camera_left_open_when_it_went_offline_for_good_is_ended_and_home_assistant_told(broker_url, tmp_path):
-    cfg = gateway_cfg(broker_url, f"sqlite:///{tmp_path}/gw.db", tmp_path)
-    cfg.retention.sweep_every, cfg.retention.end_offline_events_after = 0.2, 0.5
-    daemon = GatewayDaemon(cfg)
-    daemon.start()
-    assert daemon.wait_connected(10)
-    time.sleep(0.3)
-    cam = f"l{uuid.uuid4().hex[:6]}"
-    pub = publisher(broker_url)
-    state = f"smartcam/_gateway/{cam}/occupancy"
-    try:
+    with home_assistant_camera(broker_url, tmp_path, sweep_every=0.2, end_offline_events_after=0.5) as (daemon, pub, cam, state):
         send(pub, f"smartcam/{cam}/events", ev("new", 0, camera=cam, event_id=f"1-{cam}"))
         assert daemon.idle(timeout=10) and retained(broker_url, state) == b"ON"
         send(pub, f"smartcam/{cam}/availability", b"offline")  # its last will: the node died mid-event
@@ -261,12 +264,6 @@ def test_an_event_a_camera_left_open_when_it_went_offline_for_good_is_ended_and_
         assert daemon.store.event(cam, f"1-{cam}")["state"] == "ended"
         time.sleep(0.3)
         assert retained(broker_url, state) == b"OFF"
-    finally:
-        pub.publish(state, b"", retain=True).wait_for_publish(5)
-        for topic, _ in discovery_messages("homeassistant", "smartcam", cam):
-            pub.publish(topic, b"", retain=True).wait_for_publish(5)
-        daemon.stop()
-        pub.loop_stop()
 
 
 def test_the_daemon_is_not_idle_while_a_message_is_still_being_stored(own_broker, tmp_path):
