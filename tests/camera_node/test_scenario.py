@@ -6,7 +6,7 @@ import json
 import cv2
 import numpy as np
 
-from camera_node.scenario import NIGHT, build_scenario, estimate_background, load_sequence, walking_tracks
+from camera_node.scenario import NIGHT, CameraLook, build_scenario, estimate_background, load_sequence, walking_tracks
 from tests.conftest import write_avi
 
 
@@ -100,11 +100,24 @@ def test_a_build_is_reused_while_its_inputs_are_unchanged_and_redone_when_they_c
     assert build_once(out, [source], {"fps": 7}, build) is False and len(builds) == 3  # the input changed
 
 
+def test_a_mirrored_camera_sees_the_scene_left_and_right_swapped(tmp_path):
+    seq, _ = synthetic_sequence(tmp_path)
+    first = {}
+    for name, look in (("as-is", CameraLook(noise=0.0)), ("mirrored", CameraLook(noise=0.0, mirrored=True))):
+        doc = build_scenario([seq], [], tmp_path / name, empty_seconds=1.0, look=look)
+        assert doc["look"]["mirrored"] is look.mirrored
+        cap = cv2.VideoCapture(str(tmp_path / name / "scenario.avi"))
+        first[name] = cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2GRAY).astype(np.float32)
+    assert np.abs(first["mirrored"] - first["as-is"][:, ::-1]).mean() < 2.0  # the same frame, flipped (JPEG aside)
+    assert np.abs(first["mirrored"] - first["as-is"]).mean() > 5.0
+
+
 def test_a_night_camera_sees_the_scene_darker_flatter_and_noisier(tmp_path):
     seq, _ = synthetic_sequence(tmp_path)
     day = build_scenario([seq], [], tmp_path / "day", empty_seconds=1.0)
     night = build_scenario([seq], [], tmp_path / "night", empty_seconds=1.0, look=NIGHT)
-    assert night["look"] == {"gain": NIGHT.gain, "offset": NIGHT.offset, "noise": NIGHT.noise} and day["look"]["gain"] == 1.0
+    assert night["look"] == {"gain": NIGHT.gain, "offset": NIGHT.offset, "noise": NIGHT.noise, "mirrored": False}
+    assert day["look"]["gain"] == 1.0
     first = {}
     for name in ("day", "night"):
         cap = cv2.VideoCapture(str(tmp_path / name / "scenario.avi"))
