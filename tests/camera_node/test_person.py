@@ -510,7 +510,6 @@ def test_re_checks_of_a_spot_that_no_longer_looks_like_the_person_do_not_keep_th
     assert dets and not any(d.person for d in dets) and s.tracks == []
 
 
-
 def leaving_candidate(s, box):
     """A candidate last seen moving at ``box`` (one look at 0.9, not yet a person)."""
     candidate = Track(box, first_seen=0.0, last_checked_frame=0)
