@@ -231,11 +231,12 @@ class PersonStage:
         """
         self._expire(timestamp)
         unremembered, followed = self._unremembered(proposals, timestamp)
-        unremembered = [p for p in unremembered if not self._let_go_leaving(p, timestamp)]
         fresh: list[Box] = []
         lately: list[Box] = []  # candidates looked at lately where they stand: only the invokes left over
         for p in unremembered:
-            (lately if self._looked_at_lately(p, frame_index) else fresh).append(p)
+            track = self._match(p)
+            if not self._let_go_leaving(p, track, timestamp):
+                (lately if self._looked_at_lately(p, track, frame_index) else fresh).append(p)
         # (box, the track a re-check is for or None for a proposal, the box still looks as the person did)
         candidates: list[tuple[Box, Track | None, bool]] = [(p, None, True) for p in fresh]
         for track in self.tracks:
@@ -325,12 +326,11 @@ class PersonStage:
         out = [p for p in proposals if id(p) not in held]
         return out, {id(p): owner[id(p)] for p in out if id(p) in owner}
 
-    def _let_go_leaving(self, box: Box, timestamp: float) -> bool:
-        """Is ``box`` a candidate (a track not yet a person) leaving the view through the frame border? Then it is
+    def _let_go_leaving(self, box: Box, track: Track | None, timestamp: float) -> bool:
+        """Is ``box``, of ``track``, a candidate (a track not yet a person) leaving the view through the frame border? Then it is
         let go without a look: its track ends and the region is remembered as rejected (cut by the border: looked at
         again if it grows by half, coming back in). Whatever it is, it is going, and each look at less of it risks a
         confirmation the whole of it never earned (a car driving out scored 0.78-0.89 on its last slivers)."""
-        track = self._match(box)
         if track is None or track.person or track.peak is None or not self._leaving(box, track.peak):
             return False
         self.tracks = [t for t in self.tracks if t is not track]
@@ -342,20 +342,16 @@ class PersonStage:
     def _leaving(self, box: Box, peak: Box) -> bool:
         """Does ``box``, at the frame border, show at most :data:`LEAVING` of ``peak``, its inner edge moved toward
         that border by a tenth of ``peak``'s extent?"""
-        if self.frame_size is None or box.area > LEAVING * peak.area:
+        if box.area > LEAVING * peak.area:
             return False
-        w, h = self.frame_size
-        margin = EDGE * max(w, h)
-        return ((box.x <= margin and box.x + box.w <= peak.x + 0.9 * peak.w)  # out to the left
-                or (box.x + box.w >= w - margin and box.x >= peak.x + 0.1 * peak.w)  # right
-                or (box.y <= margin and box.y + box.h <= peak.y + 0.9 * peak.h)  # top
-                or (box.y + box.h >= h - margin and box.y >= peak.y + 0.1 * peak.h))  # bottom
+        left, top, right, bottom = self._borders(box)
+        return ((left and box.x + box.w <= peak.x + 0.9 * peak.w) or (right and box.x >= peak.x + 0.1 * peak.w)
+                or (top and box.y + box.h <= peak.y + 0.9 * peak.h) or (bottom and box.y >= peak.y + 0.1 * peak.h))
 
-    def _looked_at_lately(self, box: Box, frame_index: int) -> bool:
-        """Is ``box`` a candidate (a track not yet a person) that has not moved since the CNN looked at it, less
+    def _looked_at_lately(self, box: Box, track: Track | None, frame_index: int) -> bool:
+        """Is ``box``, of ``track``, a candidate (a track not yet a person) that has not moved since the CNN looked at it, less
         than ``recheck_every`` frames ago? The same crop again would spend the budget something new needs (the
         blobs a scene change leaves), so it gets only what the frame has to spare (a far figure barely moving)."""
-        track = self._match(box)
         return (track is not None and not track.person and track.box.iou(box) >= SAME_PLACE
                 and frame_index - track.last_checked_frame < self.cfg.recheck_every)
 
@@ -404,11 +400,15 @@ class PersonStage:
 
     def _at_edge(self, box: Box) -> bool:
         """Touching the frame border: only part of what is there may be in view."""
+        return any(self._borders(box))
+
+    def _borders(self, box: Box) -> tuple[bool, bool, bool, bool]:
+        """Which frame borders ``box`` touches (within :data:`EDGE`): left, top, right, bottom (none without a frame size)."""
         if self.frame_size is None:
-            return False
+            return False, False, False, False
         w, h = self.frame_size
         margin = EDGE * max(w, h)
-        return box.x <= margin or box.y <= margin or box.x + box.w >= w - margin or box.y + box.h >= h - margin
+        return box.x <= margin, box.y <= margin, box.x + box.w >= w - margin, box.y + box.h >= h - margin
 
     def _update_tracks(self, frame_index: int, timestamp: float, detections: list[Detection],
                        origins: list[tuple[Track | None, bool]], snapshot: Callable[[Box], object],

@@ -130,9 +130,9 @@ class Track:
             self.box = box  # the region continuing a person's, doubted this once, still shows where they went
         if positive:
             self.last_positive = timestamp
-            if box is not None:  # a region the CNN doubts (a stray part, a passer-by) does not move the track,
-                if not self._is_part(box) and not (merged and score < rules.threshold):  # nor does a part of the
-                    # person moving on its own shrink it to that part, nor someone beside them stretch it over both
+            if box is not None:  # (a doubted region moves the track only where it continues theirs, above) a part
+                if not self._is_part(box) and not (merged and score < rules.threshold):  # of the person moving on
+                    # its own does not shrink it to that part, nor someone beside them stretch it over both
                     self.box = box
                     if score >= rules.threshold:
                         self.whole = box
