@@ -30,8 +30,10 @@ re-classified every few frames. A *sure* rejection (a score under ``sure_below``
 was sure even of the part it saw (slivers of MOT15 people, 15% of their width in view, score under 0.1 on 1% of
 crops), so only the memory lapsing brings the object back to it; and it is followed through a quarter of its size
 of jitter (a far car is a 5x5 px blob at the motion stage, whose box jumps by two of them between frames). A proposal that covers most of a person track, or of a candidate that may
-still be someone (the median of its scores at least ``min_score``), is always classified; a candidate most of
-whose looks rejected it (a car that scored high once) shields nothing.
+still be someone (the median of its scores at least ``min_score``) and that a look at the proposal counts for (the
+track it matches), is always classified; a candidate most of whose looks rejected it (a car that scored high once), or
+a speck of the proposal (a far blob a car's blob swallowed), shields nothing. Each part of a remembered object the CNN
+looks at anew is remembered on its own (two cars that drove in as one blob and parted).
 
 A candidate leaving the view through the frame border (its region there shows at most three quarters of the most
 of it seen, its inner edge moved toward that border) is let go without another look and remembered as rejected:
@@ -356,11 +358,13 @@ class PersonStage:
                 and frame_index - track.last_checked_frame < self.cfg.recheck_every)
 
     def _covers_track(self, box: Box) -> bool:
-        """Does ``box`` cover most of a track that is, or may still be, someone (merged into the blob)? Not a
-        candidate most of whose looks the CNN rejected (a car that scored high once): the rejection memory
-        hides no one there."""
+        """Does ``box`` cover most of a track that is, or may still be, someone (merged into the blob)? A candidate
+        counts only while a look at ``box`` would be evidence for it (it is the track ``box`` matches: a speck of the
+        region, a far blob a car's swallowed, is not), and not once most of its looks rejected it (a car that scored
+        high once): the rejection memory hides no one there."""
+        matched = self._match(box)
         return any(t.box.intersection_area(box) >= 0.5 * t.box.area
-                   and (t.person or t.score >= self.rules.min_score) for t in self.tracks)
+                   and (t.person or (t is matched and t.score >= self.rules.min_score)) for t in self.tracks)
 
     def _remember_rejections(self, timestamp: float, detections: list[Detection], followed: dict[int, Rejected]) -> None:
         """Follow moving regions scored below ``reject_below``; forget one the CNN found less sure of, or that is the
@@ -369,10 +373,15 @@ class PersonStage:
         unseen once they left their track's box, or once the doubts took their track's median under min_score)."""
         if self.cfg.reject_memory <= 0:
             return
+        claimed: set[int] = set()  # rejections a look of this frame already spoke for
         for det in detections:
             if det.from_track:
                 continue
             r = followed.get(id(det.box))
+            if r is not None and id(r) in claimed:  # another part of the same object was looked at too: each part
+                r = None  # is its own object now (two cars that drove in as one blob parted), remembered on its own
+            elif r is not None:
+                claimed.add(id(r))
             sure = det.score < self.cfg.sure_below
             if det.on_person or det.score >= self.cfg.reject_below:
                 if r is not None:

@@ -331,6 +331,18 @@ def test_a_region_beside_a_sure_rejection_beyond_its_jitter_is_classified():
     assert cnn_runs(s, range(2), lambda i: [Box(448, 20, 20, 20), Box(476, 20, 20, 20)][i]) == [1, 1]
 
 
+def test_each_part_of_a_remembered_object_the_cnn_rejects_anew_is_remembered():
+    """A remembered object's blob broke in two (two cars that drove in as one blob part ways) and the CNN looked at
+    both parts (its memory had lapsed): each rejection is remembered. The second used to overwrite the first, whose
+    part was looked at again on the next frame (traffic-suburban at 7 fps)."""
+    s = stage(threshold=1.0, reject_below=1.0, reject_memory=0.5, reject_memory_max=0.5)
+    s.rejected = [Rejected(Box(100, 100, 120, 60), classified=0.0, seen=0.9, classified_area=7200.0)]
+    run(s, 10, [Box(100, 100, 50, 60), Box(170, 100, 50, 60)])
+    assert s.inferences == 2
+    run(s, 11, [Box(95, 100, 50, 60), Box(175, 100, 50, 60)])  # each part moving on
+    assert s.inferences == 2 and s.remembered == 2
+
+
 def test_a_region_that_follows_two_remembered_objects_is_judged_by_the_one_rejected_last():
     """Two remembered rejections cover the same spot (a car seen as two blobs, then as one): the older one's memory
     lapsed, the newer one's holds. The newer look is the one that counts: no CNN run (the oldest in the list
@@ -392,13 +404,26 @@ def test_a_region_covering_a_person_track_is_always_classified():
 def test_a_candidate_most_of_whose_looks_rejected_it_does_not_keep_a_rejected_region_classified():
     # a car that scored high once is a candidate; once most of its looks reject it, the car's rejection holds again
     s = stage(threshold=1.0, reject_below=0.5, reject_memory=5.0)
-    candidate = Track(Box(30, 110, 20, 40), first_seen=0.0, last_checked_frame=0)
+    candidate = Track(Box(30, 105, 40, 50), first_seen=0.0, last_checked_frame=0)  # a look at the car's blob counts for it
     candidate.scores.extend([0.9, 0.1, 0.1])  # median 0.1
     s.rejected = [Rejected(car(0), classified=0.0, seen=0.0, classified_area=car(0).area)]
     s.tracks = [candidate]
     assert cnn_runs(s, [1, 2]) == [0, 0]
     candidate.scores.extend([0.9, 0.9, 0.9])  # median 0.9: it may still be someone inside the car's blob
     assert cnn_runs(s, [3]) == [1]
+
+
+def test_a_candidate_that_is_a_speck_of_a_rejected_region_does_not_keep_it_classified():
+    # a far blob that scored 0.55 once, then swallowed by a car's blob 37 times its size (traffic-suburban at 7 fps):
+    # a look at the car's blob is no evidence for or against it (its score would go to the car's track), so the
+    # candidate does not make the car's rejection be looked at again on every frame
+    s = stage(threshold=1.0, reject_below=0.5, sure_below=0.5, reject_memory=5.0)
+    blob = Box(380, 44, 112, 160)
+    s.rejected = [Rejected(blob, classified=0.0, seen=0.0, classified_area=blob.area, sure=True)]
+    candidate = Track(Box(380, 44, 24, 20), first_seen=0.0, last_checked_frame=0)
+    candidate.scores.append(0.55)
+    s.tracks = [candidate]
+    assert cnn_runs(s, [1, 2], lambda i: Box(376 - 4 * i, 44, 112 + 4 * i, 160 + 8 * i)) == [0, 0]
 
 
 def test_a_single_positive_on_a_moving_region_is_not_yet_a_person():
