@@ -29,7 +29,11 @@ that growth again of the area it was rejected at (1.5x, 2.25x, ...; 3x, 9x, ...)
 re-classified every few frames. A *sure* rejection (a score under ``sure_below``) asks no growth at all: the CNN
 was sure even of the part it saw (slivers of MOT15 people, 15% of their width in view, score under 0.1 on 1% of
 crops), so only the memory lapsing brings the object back to it; and it is followed through a quarter of its size
-of jitter (a far car is a 5x5 px blob at the motion stage, whose box jumps by two of them between frames). A proposal that covers most of a person track, or of a candidate that may
+of jitter (a far car is a 5x5 px blob at the motion stage, whose box jumps by two of them between frames). An
+*unsure* one seen whole that moved its own width from where the CNN looked, at a walker's pace (``max_speed``), is
+looked at again: the CNN doubted one crop of it (a far walker scores about the threshold, above and below it, and one
+doubt hid them for 5 s at SVGA), while a swaying branch stays on its spot and a car drives faster than anyone walks
+(unsure cars crossing traffic_overhead's view). A proposal that covers most of a person track, or of a candidate that may
 still be someone (the median of its scores at least ``min_score``) and that a look at the proposal counts for (the
 track it matches), is always classified; a candidate most of whose looks rejected it (a car that scored high once), or
 a speck of the proposal (a far blob a car's blob swallowed), shields nothing. Each part of a remembered object the CNN
@@ -49,6 +53,7 @@ the motion stage's resolution and scores about the threshold, waits.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import reduce
@@ -102,7 +107,7 @@ class Rejected:
     box: Box
     classified: float  # when the CNN last looked at it
     seen: float  # when a proposal last matched it
-    classified_area: float  # the box's area then
+    classified_box: Box  # the box it looked at
     partial: bool = False  # the box touched the frame border then: only part of the object was in view
     sure: bool = False  # the last look scored under detector.sure_below: growth does not ask for another
     looks: int = 1  # confident rejections in a row
@@ -148,8 +153,18 @@ class Rejected:
         A sure rejection asks none."""
         age = timestamp - self.classified
         growth = (REGROWTH_PARTIAL if self.partial else REGROWTH_WHOLE) ** self.looks
-        grown = not self.sure and box.area >= growth * self.classified_area
+        grown = not self.sure and box.area >= growth * self.classified_box.area
         return age < memory and (not grown or age < regrowth_interval)
+
+    def walked_on(self, box: Box, timestamp: float, max_speed: float) -> bool:
+        """Has an unsure rejection seen whole, now at ``box``, moved its own width from the box the CNN looked at, at a
+        walker's pace (at most ``max_speed`` of its heights a second)? The CNN doubted one crop of it there (a far walker
+        scores about the threshold, above and below it): one doubt does not hide them while they cross the scene. A
+        sure one was no walker; a swaying branch stays on its spot; a car drives faster than anyone walks; the centre of
+        one the frame border cut moves as more or less of it comes into view."""
+        travelled = math.hypot(box.cx - self.classified_box.cx, box.cy - self.classified_box.cy)
+        pace = travelled / max(box.h, 1.0) / max(timestamp - self.classified, 1e-6)
+        return not (self.sure or self.partial) and travelled >= box.w and pace <= max_speed
 
     def move(self, box: Box, timestamp: float) -> None:
         dt = timestamp - self.seen
@@ -320,7 +335,8 @@ class PersonStage:
                 continue
             whole = reduce(Box.union, mine)
             memory = r.memory(self.cfg.reject_memory, self.cfg.reject_memory_max)
-            holds = r.still_holds(whole, timestamp, memory, self.cfg.regrowth_interval)
+            holds = r.still_holds(whole, timestamp, memory, self.cfg.regrowth_interval) and not (
+                r.walked_on(whole, timestamp, self.cfg.max_speed) and not self._at_edge(whole))
             if holds and not any(self._covers_track(p) for p in mine):
                 r.move(whole, timestamp)
                 held.update(id(p) for p in mine)
@@ -337,7 +353,7 @@ class PersonStage:
             return False
         self.tracks = [t for t in self.tracks if t is not track]
         if self.cfg.reject_memory > 0:
-            self.rejected.append(Rejected(box, timestamp, timestamp, box.area, partial=True))
+            self.rejected.append(Rejected(box, timestamp, timestamp, box, partial=True))
         self.remembered += 1
         return True
 
@@ -388,11 +404,11 @@ class PersonStage:
                     self.rejected = [x for x in self.rejected if x is not r]
             elif r is not None:
                 r.move(det.box, timestamp)
-                r.classified, r.classified_area, r.partial = timestamp, det.box.area, self._at_edge(det.box)
+                r.classified, r.classified_box, r.partial = timestamp, det.box, self._at_edge(det.box)
                 r.looks += 1
                 r.sure = sure
             else:
-                self.rejected.append(Rejected(det.box, timestamp, timestamp, det.box.area, self._at_edge(det.box), sure=sure))
+                self.rejected.append(Rejected(det.box, timestamp, timestamp, det.box, self._at_edge(det.box), sure=sure))
 
     def _expire(self, timestamp: float) -> None:
         """Drop tracks without a counted positive for ``track_ttl``, or kept by re-checks alone too long: one
