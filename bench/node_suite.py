@@ -8,6 +8,7 @@ it misses. Tuned scenarios first, then the held-out ones.
 
     python bench/node_suite.py [--config configs/node.yaml] [--work runs/suite] [--only still-tud-campus ...] [--fps 7 --work runs/suite-7fps]
     python bench/node_suite.py --mirror --work runs/suite-mirror    # every scenario mirrored left-right
+    python bench/node_suite.py --sensor-width 800 --work runs/suite-svga    # the node's sensor at SVGA (QVGA: 320)
 
 A candidate model goes through the same suite with ``--model runs/X/person_detector.tflite`` (its
 threshold read beside it, its ESP32 invoke rate from its MACs), so a model is judged by what the node
@@ -21,7 +22,9 @@ import logging
 import sys
 from pathlib import Path
 
-from camera_node.config import load_node_config
+from pydantic import ValidationError
+
+from camera_node.config import SensorConfig, load_node_config
 from camera_node.suite import FPS, SUITE, run_suite, suite_table
 from models.config import default_data_root
 
@@ -38,6 +41,8 @@ def main() -> int:
                         "use another --work per rate)")
     parser.add_argument("--mirror", action="store_true", help="build every scenario mirrored left-right (a camera facing "
                         "the other way; use another --work)")
+    parser.add_argument("--sensor-width", type=int, help="the node's sensor width (VGA 640, SVGA 800, QVGA 320; the height "
+                        "follows each scenario's shape): the same scenes from a camera at another resolution (use another --work)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not (args.data / "mot15").is_dir():
@@ -51,6 +56,12 @@ def main() -> int:
         cfg.detector.model = args.model
     if args.backend:
         cfg.detector.backend = args.backend
+    if args.sensor_width:
+        try:
+            cfg.sensor = SensorConfig.model_validate({**cfg.sensor.model_dump(), "width": args.sensor_width})
+        except ValidationError as exc:
+            print(f"error: --sensor-width {args.sensor_width}: {exc.errors()[0]['msg']}", file=sys.stderr)
+            return 1
     rows = run_suite(cfg, args.data, args.work, args.only, args.fps, args.mirror)
     args.work.mkdir(parents=True, exist_ok=True)
     (args.work / "suite.json").write_text(json.dumps(rows, indent=2))
