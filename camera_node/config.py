@@ -30,27 +30,48 @@ class SourceConfig(StrictModel):
     reconnect_delay: float = Field(1.0, gt=0, le=30, description="A live source that stops delivering frames is reopened after this many seconds, doubling up to 30 s.")
 
 
+#: The scales libjpeg decodes at (1/N).
+DCT_SCALES = (1, 2, 4, 8)
+#: The motion frame's width the default scale keeps at least (VGA at 1/4).
+MOTION_WIDTH = 160
+
+
 class SensorConfig(StrictModel):
     """The OV2640 as the ESP32 driver delivers it: JPEG frames."""
 
     width: int = Field(640, ge=32, le=1600, description="JPEG frame width (VGA=640, SVGA=800, UXGA=1600).")
     height: int = Field(480, ge=32, le=1200, description="JPEG frame height.")
     jpeg_quality: int = Field(80, ge=10, le=100, description="libjpeg quality of the sensor's JPEG (OV2640 quality 10-12 ~ 80).")
-    motion_scale: int = Field(4, description="Motion runs on the JPEG decoded at 1/N scale (libjpeg DCT scaling: 1, 2, 4, 8). "
-                              "A rigid walker is proposed from about 6 x N sensor pixels tall (24 px at 1/4, 48 px at 1/8; "
-                              "tests/camera_node/test_motion.py). At 1/8 a far walker 27-35 px tall is a blob one or two "
-                              "pixels wide that the 3x3 opening removes: the suite's far walkers were recorded on 78% of "
-                              "their frames at 8, 100% at 4.")
-    person_scale: int = Field(2, description="Person crops come from the JPEG decoded at 1/N scale (1, 2, 4, 8), or from a "
-                              "finer decode where that would leave a crop fewer pixels than the model's input (a far "
-                              "person: camera_node.person.crop_scale; on the MCU, a decode of the crop's MCU rows).")
+    motion_scale: int | None = Field(None, description="Motion runs on the JPEG decoded at 1/N scale (libjpeg DCT scaling: 1, 2, 4, 8; "
+                                     "default: the coarsest that leaves the frame at least 160 px wide, 2 at QVGA, 4 at VGA and SVGA, "
+                                     "8 at UXGA: a person is as many motion pixels whatever the camera's resolution; at QVGA and 1/4 a "
+                                     "sitter was a few fragments of an 80x60 frame, frame recall 0.20). A rigid walker is proposed from "
+                                     "about 6 x N sensor pixels tall (24 px at 1/4, 48 px at 1/8; tests/camera_node/test_motion.py). "
+                                     "At 1/8 of VGA a far walker 27-35 px tall is a blob one or two pixels wide that the 3x3 opening "
+                                     "removes: the suite's far walkers were recorded on 78% of their frames at 8, 100% at 4.")
+    person_scale: int | None = Field(None, description="Person crops come from the JPEG decoded at 1/N scale (1, 2, 4, 8; default: half "
+                                     "the motion scale, at least 1), or from a finer decode where that would leave a crop fewer pixels "
+                                     "than the model's input (a far person: camera_node.person.crop_scale; on the MCU, a decode of the "
+                                     "crop's MCU rows).")
 
     @field_validator("motion_scale", "person_scale")
     @classmethod
-    def _dct_scale(cls, v: int) -> int:
-        if v not in (1, 2, 4, 8):
+    def _dct_scale(cls, v: int | None) -> int | None:
+        if v is not None and v not in DCT_SCALES:
             raise ValueError("libjpeg DCT scaling supports 1, 2, 4 or 8")
         return v
+
+    @property
+    def motion_decode_scale(self) -> int:
+        """The scale motion runs at: ``motion_scale``, or the coarsest leaving at least :data:`MOTION_WIDTH` px."""
+        if self.motion_scale is not None:
+            return self.motion_scale
+        return max((n for n in DCT_SCALES if self.width / n >= MOTION_WIDTH), default=1)
+
+    @property
+    def person_decode_scale(self) -> int:
+        """The scale person crops are cut at (at most): ``person_scale``, or half the motion scale."""
+        return self.person_scale if self.person_scale is not None else max(1, self.motion_decode_scale // 2)
 
 
 class MotionConfig(StrictModel):

@@ -63,4 +63,14 @@ def test_a_config_shaped_like_a_camera_keeps_its_width_and_takes_the_camera_shap
     wide = cfg.shaped_like(640, 360)
     assert (wide.sensor.width, wide.sensor.height) == (640, 360)
     assert (cfg.shaped_like(320, 240).sensor.width, cfg.shaped_like(320, 240).sensor.height) == (640, 480)
-    assert wide.detector == cfg.detector and wide.sensor.motion_scale == cfg.sensor.motion_scale  # nothing else changes
+    assert wide.detector == cfg.detector and wide.sensor.motion_decode_scale == cfg.sensor.motion_decode_scale  # nothing else changes
+
+
+@pytest.mark.parametrize(("width", "motion", "person"), [(320, 2, 1), (640, 4, 2), (800, 4, 2), (1600, 8, 4)])
+def test_the_decode_scales_follow_the_sensor_width_unless_set(width, motion, person):
+    """Motion runs on a frame at least 160 px wide (QVGA at 1/2, VGA and SVGA at 1/4, UXGA at 1/8), crops come from a
+    decode twice as fine: the same person is as many pixels to each stage whatever the camera's resolution."""
+    sensor = NodeConfig.model_validate({"sensor": {"width": width, "height": width * 3 // 4}}).sensor
+    assert (sensor.motion_decode_scale, sensor.person_decode_scale) == (motion, person)
+    fixed = NodeConfig.model_validate({"sensor": {"width": width, "motion_scale": 8, "person_scale": 1}}).sensor
+    assert (fixed.motion_decode_scale, fixed.person_decode_scale) == (8, 1)

@@ -30,7 +30,7 @@ def test_simulate_writes_every_output_and_scores_the_references(tmp_path, moving
     metrics = report["metrics"]["recorders"]
     assert metrics["oracle"]["events"] == 0 and metrics["oracle"]["storage_saved"] == pytest.approx(1.0)
     assert metrics["motion-only"]["events"] >= 1 and metrics["motion-only"]["false_alerts"] >= 1  # the car moves
-    assert ledger["decodes"][f"1/{NodeConfig().sensor.motion_scale}"] == 24  # motion decodes every frame
+    assert ledger["decodes"][f"1/{NodeConfig().sensor.motion_decode_scale}"] == 24  # motion decodes every frame
 
 
 def test_corrupt_images_in_a_folder_source_are_skipped(tmp_path):
