@@ -44,7 +44,7 @@ class SensorConfig(StrictModel):
     jpeg_quality: int = Field(80, ge=10, le=100, description="libjpeg quality of the sensor's JPEG (OV2640 quality 10-12 ~ 80).")
     motion_scale: int | None = Field(None, description="Motion runs on the JPEG decoded at 1/N scale (libjpeg DCT scaling: 1, 2, 4, 8; "
                                      "default: the coarsest that leaves the frame at least 160 px wide, 2 at QVGA, 4 at VGA and SVGA, "
-                                     "8 at UXGA: a person is as many motion pixels whatever the camera's resolution; at QVGA and 1/4 a "
+                                     "8 at UXGA: a person is about as many motion pixels whatever the camera's resolution; at QVGA and 1/4 a "
                                      "sitter was a few fragments of an 80x60 frame, frame recall 0.20). A rigid walker is proposed from "
                                      "about 6 x N sensor pixels tall (24 px at 1/4, 48 px at 1/8; tests/camera_node/test_motion.py). "
                                      "At 1/8 of VGA a far walker 27-35 px tall is a blob one or two pixels wide that the 3x3 opening "

@@ -107,7 +107,7 @@ class Rejected:
     box: Box
     classified: float  # when the CNN last looked at it
     seen: float  # when a proposal last matched it
-    classified_box: Box  # the box it looked at
+    classified_box: Box  # the box the CNN looked at then
     partial: bool = False  # the box touched the frame border then: only part of the object was in view
     sure: bool = False  # the last look scored under detector.sure_below: growth does not ask for another
     looks: int = 1  # confident rejections in a row
