@@ -137,9 +137,10 @@ class Node:
         check_static_budget(cfg.budget, self.flash_bytes, self.arena_bytes)
         threshold = d.threshold or operating_threshold(model_path)
         s = cfg.sensor
+        self.motion_scale, self.person_scale = s.motion_decode_scale, s.person_decode_scale  # resolved once
         self.sensor = Sensor(s.width, s.height, s.jpeg_quality)
         self.motion = MotionDetector(cfg.motion)
-        self.person = PersonStage(cfg.detector, self.classifier, threshold, s.person_decode_scale, (s.width, s.height),
+        self.person = PersonStage(cfg.detector, self.classifier, threshold, self.person_scale, (s.width, s.height),
                                   crop_dump.add if crop_dump is not None else None, self.cascade)
         self.events = EventStateMachine(cfg.events, cfg.camera_id, s.width, s.height)
         lookback = cfg.events.start_n / fps
@@ -189,7 +190,7 @@ class Node:
         analyse = self._due_for_analysis(now)
         try:
             jpeg = self.sensor.capture(frame.image)
-            small = self.sensor.decode_gray(jpeg, self.cfg.sensor.motion_decode_scale) if analyse else None
+            small = self.sensor.decode_gray(jpeg, self.motion_scale) if analyse else None
         except (CorruptFrame, ValueError) as exc:  # a frame the sensor/decoder cannot handle
             self.corrupt_frames += 1
             logger.warning("frame %d skipped: %s", frame.index, exc)
@@ -203,7 +204,7 @@ class Node:
             self._analysed_at = now
             self.analysed_frames += 1
             result = self.motion.update(small)
-            self.person.vacate([scale_box(b, self.cfg.sensor.motion_decode_scale) for b in result.vacated])
+            self.person.vacate([scale_box(b, self.motion_scale) for b in result.vacated])
             moving = bool(result.proposals)
             if self.enabled:
                 detections, ran = self._detect(frame, jpeg, small, result.proposals)
@@ -233,11 +234,11 @@ class Node:
         """The person stage on this frame's motion proposals (tiny-frame pixels), its crops cut through the levels
         table of the motion frame ``small`` (:mod:`camera_node.levels`; made only on frames that decode for the CNN);
         returns detections and CNN runs."""
-        tiny = 1.0 / self.cfg.sensor.motion_decode_scale
+        tiny = 1.0 / self.motion_scale
         levels = functools.cache(lambda: stretch_table(small, self.cfg.detector.stretch_below, self.motion.watched))
         before = self._spent()
         detections = self.person.process(
-            frame.index, frame.clock, [scale_box(p, self.cfg.sensor.motion_decode_scale) for p in motion_boxes],
+            frame.index, frame.clock, [scale_box(p, self.motion_scale) for p in motion_boxes],
             lambda scale: stretched(levels(), self.sensor.decode_gray(jpeg, scale)), self.budget.available(frame.clock),
             lambda box: self.motion.background_patch(scale_box(box, tiny)),
             lambda box, patch: self.motion.differs_from(scale_box(box, tiny), patch),
@@ -455,7 +456,7 @@ class Node:
         s = self.cfg.sensor
         led = self.recorder.ledger
         # the finest decode a crop was cut from (a far person's: see camera_node.person.crop_scale)
-        finest = min((n for n in self.sensor.counters.decodes if n <= s.person_decode_scale), default=s.person_decode_scale)
+        finest = min((n for n in self.sensor.counters.decodes if n <= self.person_scale), default=self.person_scale)
         return Usage(
             model_bytes=self.flash_bytes,
             arena_bytes=self.arena_bytes,
@@ -463,7 +464,7 @@ class Node:
             max_jpeg_bytes=self.recorder.max_jpeg_bytes,
             peak_ring_bytes=self.recorder.peak_ring_bytes,
             person_frame_bytes=(s.width // finest) * (s.height // finest),
-            motion_model_bytes=(s.width // s.motion_decode_scale) * (s.height // s.motion_decode_scale) * 12,  # 3 float32 a pixel
+            motion_model_bytes=(s.width // self.motion_scale) * (s.height // self.motion_scale) * 12,  # 3 float32 a pixel
             seconds=led.seconds,
             frames=self.analysed_frames,
             inferences=round(self._spent()),

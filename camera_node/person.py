@@ -378,9 +378,11 @@ class PersonStage:
         counts only while a look at ``box`` would be evidence for it (it is the track ``box`` matches: a speck of the
         region, a far blob a car's swallowed, is not), and not once most of its looks rejected it (a car that scored
         high once): the rejection memory hides no one there."""
-        matched = self._match(box)
-        return any(t.box.intersection_area(box) >= 0.5 * t.box.area
-                   and (t.person or (t is matched and t.score >= self.rules.min_score)) for t in self.tracks)
+        covered = [t for t in self.tracks if t.box.intersection_area(box) >= 0.5 * t.box.area]
+        if any(t.person for t in covered):
+            return True
+        maybe = [t for t in covered if t.score >= self.rules.min_score]
+        return bool(maybe) and self._match(box) in maybe
 
     def _remember_rejections(self, timestamp: float, detections: list[Detection], followed: dict[int, Rejected]) -> None:
         """Follow moving regions scored below ``reject_below``; forget one the CNN found less sure of, or that is the
