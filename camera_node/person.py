@@ -17,7 +17,8 @@ looks as they did and is re-checked.
 
 Moving things the CNN confidently rejected (a passing car) are remembered
 too: a proposal lying mostly where one of them was last seen or where its
-motion puts it (and at most twice its size) is not re-classified until ``reject_memory`` seconds have passed, so a
+motion puts it (and at most twice its size, the larger of its last two boxes: a blob that showed a fragment of a car
+for a frame has not made the car smaller) is not re-classified until ``reject_memory`` seconds have passed, so a
 street of traffic costs one CNN run per car per interval rather than one per
 frame; each look that rejects the same object again doubles that, up to
 ``reject_memory_max``. The pieces a remembered object's blob breaks into are judged together,
@@ -112,6 +113,7 @@ class Rejected:
     sure: bool = False  # the last look scored under detector.sure_below: growth does not ask for another
     looks: int = 1  # confident rejections in a row
     velocity: tuple[float, float] = (0.0, 0.0)  # of the box centre, pixels per second
+    before: Box | None = None  # the box before the last move (the blob may have shown only a fragment of it since)
 
     def predicted(self, timestamp: float) -> Box:
         dt = timestamp - self.seen
@@ -119,13 +121,14 @@ class Rejected:
 
     def follows(self, box: Box, timestamp: float, jitter_most: float = 0.0) -> bool:
         """Is ``box`` this object, or a part of it, moved on: at most twice its size (four times if it
-        holds most of it: more of the object coming into view), and mostly on where it was last seen
+        holds most of it: more of the object coming into view; its size is the larger of its last two boxes, as a
+        blob may show only a fragment of the object for a frame), and mostly on where it was last seen
         or where its motion puts it now (a blob's centre jitters from frame to frame, so neither place
         alone is reliable) — or, after a sure rejection, on either grown by :data:`SURE_JITTER` of its size, at most
         ``jitter_most`` pixels (a small blob's jitter is a large share of its size; the CNN was sure, so the slack
         risks little)?"""
-        if box.area > 4.0 * self.box.area or (
-                box.area > 2.0 * self.box.area and box.intersection_area(self.box) < 0.8 * self.box.area):
+        size = max(self.box.area, self.before.area) if self.before is not None else self.box.area
+        if box.area > 4.0 * size or (box.area > 2.0 * size and box.intersection_area(self.box) < 0.8 * self.box.area):
             return False
         return any(box.intersection_area(self._jittered(place, jitter_most)) >= 0.5 * min(box.area, place.area)
                    for place in (self.box, self.predicted(timestamp)))
@@ -170,7 +173,7 @@ class Rejected:
         dt = timestamp - self.seen
         if dt > 0:
             self.velocity = ((box.cx - self.box.cx) / dt, (box.cy - self.box.cy) / dt)
-        self.box, self.seen = box, timestamp
+        self.before, self.box, self.seen = self.box, box, timestamp
 
 
 def scale_box(box: Box, factor: float) -> Box:

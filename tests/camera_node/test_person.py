@@ -311,6 +311,15 @@ def test_the_pieces_a_rejected_region_breaks_into_are_still_that_region():
     assert s.remembered == 4
 
 
+def test_a_rejected_region_whose_blob_shrank_to_a_fragment_for_a_frame_is_still_that_region_seen_whole_again():
+    """A car's blob shows only a fragment of it for one frame (its roof against the road), then the whole of it
+    again: the fragment did not make the car smaller, so the whole blob is the same car, not something 6x the size
+    (traffic-suburban: the whole blob was looked at again)."""
+    s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0)
+    blobs = [Box(416, 0, 60, 44), Box(416, 28, 28, 20), Box(412, 0, 64, 52)]
+    assert cnn_runs(s, range(3), lambda i: blobs[i]) == [1, 0, 0]
+
+
 def test_a_rejected_region_is_followed_even_when_its_blob_jitters():
     s = stage(threshold=1.0, reject_below=1.0, reject_memory=5.0)
     jitter = [0, 20, -5, 20, 0]  # the blob's centre jumps back and forth: no steady velocity to predict from
