@@ -140,7 +140,7 @@ class DetectorConfig(StrictModel):
     track_ttl: float = Field(4.0, gt=0, description="Seconds a track survives without a score of at least min_score.")
     still_timeout: float = Field(1800.0, gt=0, description="Seconds a person track survives on re-checks alone while the median of its scores stays at the threshold: someone reading or working at a desk for half an hour is one event, at the frame border too.")
     stationary_timeout: float = Field(120.0, gt=0, description="Seconds a track with weaker evidence (median between min_score and the threshold) survives on re-checks alone (no detection on a motion region).")
-    recheck_foreground: float = Field(0.15, ge=0, le=1, description="A re-check counts only if this share of the box differs from the empty background saved when the person arrived at the spot.")
+    recheck_foreground: float = Field(0.15, ge=0, le=1, description="A re-check counts only if this share of the box differs from the empty scene (the motion stage's slow background) saved when the person arrived at the spot.")
     reject_memory: float = Field(2.5, ge=0, description="Seconds a moving region the CNN confidently rejected (a passing car) is followed without re-classifying it (0 = classify every frame). 2.5 s keeps the CNN on ~12% of a busy road's frames at 10 fps where 1 s needed 15%.")
     reject_memory_max: float = Field(5.0, ge=0, description="A region rejected again when its memory lapsed is held twice as long each time, up to this many seconds (a swaying branch, a car waiting at a light); a sure rejection (sure_below) is held this long from its first look.")
     reject_below: float = Field(0.5, ge=0, le=1, description="Score under which a rejection counts as confident (followed by reject_memory).")

@@ -81,6 +81,11 @@ class MotionDetector:
         """A copy of the learnt background under ``box`` (tiny-frame pixels), with its noise threshold."""
         return self._patch(self._bg, box)
 
+    def scene_patch(self, box: Box) -> np.ndarray | None:
+        """A copy of the slow background under ``box`` (the scene when nothing covers it: someone who stood still for
+        a few seconds is not in it), with the background's noise threshold."""
+        return self._patch(self._scene, box)
+
     def frame_patch(self, box: Box) -> np.ndarray | None:
         """A copy of the last frame (gain-compensated) under ``box``, with the background's noise threshold."""
         return self._patch(self._frame, box)

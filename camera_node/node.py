@@ -243,6 +243,7 @@ class Node:
             lambda box: self.motion.background_patch(scale_box(box, tiny)),
             lambda box, patch: self.motion.differs_from(scale_box(box, tiny), patch),
             lambda box: self.motion.frame_patch(scale_box(box, tiny)),
+            lambda box: self.motion.scene_patch(scale_box(box, tiny)),
         )
         ran = self._spent() - before
         self.budget.spend(frame.clock, math.ceil(ran))

@@ -5,9 +5,10 @@ with context (:func:`models.inference.crop_region`, exactly as in training)
 and classified in the real TFLM interpreter (or LiteRT). People found are
 tracked; a track is re-checked every ``recheck_every`` frames even when
 nothing moves, so someone standing still keeps the event alive — but only
-while the region still differs from the empty background saved when the
-person arrived at the spot (not when last seen moving there: by then the motion
-stage may have begun to learn a person who stopped as background). A track left on a person-like background when
+while the region still differs from the empty scene saved when the person arrived at the spot, from the motion
+stage's slow background (not when last seen moving there, nor from its learnt background: that takes in someone
+standing still within ``motion.absorb_frames``, and a box that shifted as they stopped, counted as an arrival,
+saved the person as the empty spot: at 15 fps every re-check then found it empty). A track left on a person-like background when
 the person walked off therefore dies instead of keeping the event open
 forever, and the motion stage's background keeps learning everywhere. Nor is a spot re-checked once it
 no longer looks as the person did when last seen moving and shows what the motion stage has settled on
@@ -236,14 +237,16 @@ class PersonStage:
         snapshot: Callable[[Box], object],
         differs: Callable[[Box, object], float],
         look: Callable[[Box], object] | None = None,
+        empty_scene: Callable[[Box], object] | None = None,
     ) -> list[Detection]:
         """Classify ``proposals`` (sensor-frame pixels) and due track re-checks.
 
         ``decode(n)`` returns the grayscale frame decoded at 1/n; it is called only
         if something needs classifying, once per scale (:func:`crop_scale`). ``budget_left`` caps the CNN runs.
-        ``snapshot(box)`` saves the empty background under a box;
+        ``snapshot(box)`` saves the background the motion stage has learnt under a box, ``empty_scene(box)`` the
+        scene as it looks when nothing covers it (default: ``snapshot``), saved when a person arrives at a spot;
         ``differs(box, saved)`` is the share of the box that now differs from
-        it: a track is re-checked (the CNN run) only above ``recheck_foreground``.
+        the saved empty scene: a track is re-checked (the CNN run) only above ``recheck_foreground``.
         ``look(box)`` saves what the box shows now (the person when last seen
         moving): a re-check counts only while the box still looks like that
         (someone sitting still), not once it changed (they left, and the spot's
@@ -301,7 +304,7 @@ class PersonStage:
         if self.on_crops is not None:
             self.on_crops(frame_index, crops, scores)
         detections = [Detection(box, float(score), False, track is not None) for (box, track, _), score in zip(candidates, scores)]
-        self._update_tracks(frame_index, timestamp, detections, [c[1:] for c in candidates], snapshot, look)
+        self._update_tracks(frame_index, timestamp, detections, [c[1:] for c in candidates], empty_scene or snapshot, look)
         self._remember_rejections(timestamp, detections, followed)
         return detections
 
@@ -441,7 +444,7 @@ class PersonStage:
         return box.x <= margin, box.y <= margin, box.x + box.w >= w - margin, box.y + box.h >= h - margin
 
     def _update_tracks(self, frame_index: int, timestamp: float, detections: list[Detection],
-                       origins: list[tuple[Track | None, bool]], snapshot: Callable[[Box], object],
+                       origins: list[tuple[Track | None, bool]], empty_scene: Callable[[Box], object],
                        look: Callable[[Box], object] | None) -> None:
         """Each classification is evidence for its track (:mod:`camera_node.tracks`): a re-check's own, else
         the one a motion region matches; a motion region scored at least ``min_score`` that matches none
@@ -460,7 +463,7 @@ class PersonStage:
             if positive and not det.from_track:  # seen moving: the empty background behind them, and how they look
                 # (under the track's box: a part of them moving on its own leaves it where it was)
                 if track.background_box is None or track.background_box.iou(track.box) < ARRIVED:
-                    track.background, track.background_box = snapshot(track.box), track.box  # arrived at a new spot
+                    track.background, track.background_box = empty_scene(track.box), track.box  # arrived at a new spot
                 track.appearance, track.appearance_box = (look(track.box), track.box) if look is not None else (None, None)
             det.on_person = track is not None and track.confirmed
             det.person = track is not None and track.person and positive

@@ -91,6 +91,18 @@ def test_the_ghost_of_an_absorbed_object_is_not_proposed():
     assert spot.intersection_area(Box(40, 30, 6, 16)) >= 0.9 * 6 * 16
 
 
+def test_the_empty_scene_keeps_someone_standing_still_out_where_the_learnt_background_takes_them_in():
+    # the person stage saves the empty spot from the slow background when someone arrives: the learnt background
+    # has taken in someone who stood still for absorb_frames (1 s at 15 fps) and would save them as the empty spot
+    det = learnt(absorb_frames=10)
+    standing = with_person(40, 30)
+    for _ in range(15):
+        det.update(frame(standing))
+    spot = Box(40, 30, 6, 16)
+    assert det.differs_from(spot, det.background_patch(spot)) < 0.15  # learnt in: the spot "looks empty"
+    assert det.differs_from(spot, det.scene_patch(spot)) > 0.9  # the empty scene: they are there
+
+
 def test_the_scene_uncovered_by_something_that_stood_in_front_of_it_is_not_proposed():
     # a post with more edges than the plain thing that stood before it (and was learnt in): when that leaves,
     # the edge test alone sees the post appear; the slow background knows the post was there all along
