@@ -21,7 +21,8 @@ too: a proposal lying mostly where one of them was last seen or where its
 motion puts it (and at most twice its size, the larger of its last two boxes: a blob that showed a fragment of a car
 for a frame has not made the car smaller) is not re-classified until ``reject_memory`` seconds have passed, so a
 street of traffic costs one CNN run per car per interval rather than one per
-frame; each look that rejects the same object again doubles that, up to
+frame; an object's motion is known from its first look, taken from the region it most likely was on the frame before
+(at 5 fps a car moves over half its size a frame: where it was no longer tells where it is); each look that rejects the same object again doubles that, up to
 ``reject_memory_max``. The pieces a remembered object's blob breaks into are judged together,
 as their union. An object the frame border cut is classified again sooner if it grew by half since (more of
 it came into view: someone walking in from the border) — though not within
@@ -113,7 +114,7 @@ class Rejected:
     partial: bool = False  # the box touched the frame border then: only part of the object was in view
     sure: bool = False  # the last look scored under detector.sure_below: growth does not ask for another
     looks: int = 1  # confident rejections in a row
-    velocity: tuple[float, float] = (0.0, 0.0)  # of the box centre, pixels per second
+    velocity: tuple[float, float] = (0.0, 0.0)  # of the box centre, pixels per second (see motion_from)
     before: Box | None = None  # the box before the last move (the blob may have shown only a fragment of it since)
 
     def predicted(self, timestamp: float) -> Box:
@@ -177,6 +178,22 @@ class Rejected:
         self.before, self.box, self.seen = self.box, box, timestamp
 
 
+def motion_from(box: Box, timestamp: float, before: tuple[float, list[Box]] | None) -> tuple[float, float]:
+    """The velocity (pixels per second) of ``box``'s centre from the region of the frame ``before`` (its time, its
+    proposals) it most likely was: the nearest of comparable size (half to twice its area) whose centre lies at most
+    its size away; none such: at rest."""
+    if before is None or timestamp <= before[0]:
+        return 0.0, 0.0
+    def away(b: Box) -> float:
+        return math.hypot(box.cx - b.cx, box.cy - b.cy)
+
+    near = [b for b in before[1] if 0.5 <= b.area / max(box.area, 1.0) <= 2.0 and away(b) <= max(box.w, box.h)]
+    if not near:
+        return 0.0, 0.0
+    was, dt = min(near, key=away), timestamp - before[0]
+    return (box.cx - was.cx) / dt, (box.cy - was.cy) / dt
+
+
 def scale_box(box: Box, factor: float) -> Box:
     return Box(box.x * factor, box.y * factor, box.w * factor, box.h * factor)
 
@@ -209,6 +226,7 @@ class PersonStage:
         self.person_scale = person_scale
         self.tracks: list[Track] = []
         self.rejected: list[Rejected] = []
+        self._proposed: tuple[float, list[Box]] | None = None  # the last frame's time and proposals
         self.inferences = 0
         self.remembered = 0  # proposals not classified because they follow a recently rejected object
         self.skipped = 0  # candidates left unclassified by the per-frame cap or the MCU budget
@@ -253,6 +271,7 @@ class PersonStage:
         new look can score person-like, even at the threshold).
         """
         self._expire(timestamp)
+        before, self._proposed = self._proposed, (timestamp, list(proposals))
         unremembered, followed = self._unremembered(proposals, timestamp)
         fresh: list[Box] = []
         lately: list[Box] = []  # candidates looked at lately where they stand: only the invokes left over
@@ -305,7 +324,7 @@ class PersonStage:
             self.on_crops(frame_index, crops, scores)
         detections = [Detection(box, float(score), False, track is not None) for (box, track, _), score in zip(candidates, scores)]
         self._update_tracks(frame_index, timestamp, detections, [c[1:] for c in candidates], empty_scene or snapshot, look)
-        self._remember_rejections(timestamp, detections, followed)
+        self._remember_rejections(timestamp, detections, followed, before)
         return detections
 
     def vacate(self, spots: list[Box]) -> None:
@@ -390,11 +409,13 @@ class PersonStage:
         maybe = [t for t in covered if t.score >= self.rules.min_score]
         return bool(maybe) and self._match(box) in maybe
 
-    def _remember_rejections(self, timestamp: float, detections: list[Detection], followed: dict[int, Rejected]) -> None:
+    def _remember_rejections(self, timestamp: float, detections: list[Detection], followed: dict[int, Rejected],
+                             before: tuple[float, list[Box]] | None) -> None:
         """Follow moving regions scored below ``reject_below``; forget one the CNN found less sure of, or that is the
         region of a track the evidence called a person, now or before (a low score there is evidence against the
         track, judged by its rules: remembered as rejected, a walker the CNN doubts for a few frames would be held
-        unseen once they left their track's box, or once the doubts took their track's median under min_score)."""
+        unseen once they left their track's box, or once the doubts took their track's median under min_score). A new
+        one moves as the region it most likely was on the frame ``before`` (:func:`motion_from`)."""
         if self.cfg.reject_memory <= 0:
             return
         claimed: set[int] = set()  # rejections a look of this frame already spoke for
@@ -416,7 +437,8 @@ class PersonStage:
                 r.looks += 1
                 r.sure = sure
             else:
-                self.rejected.append(Rejected(det.box, timestamp, timestamp, det.box, self._at_edge(det.box), sure=sure))
+                self.rejected.append(Rejected(det.box, timestamp, timestamp, det.box, self._at_edge(det.box), sure=sure,
+                                              velocity=motion_from(det.box, timestamp, before)))
 
     def _expire(self, timestamp: float) -> None:
         """Drop tracks without a counted positive for ``track_ttl``, or kept by re-checks alone too long: one
