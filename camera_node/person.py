@@ -493,15 +493,20 @@ class PersonStage:
             self.tracks = sorted(self.tracks, key=lambda t: (not t.person, -t.last_positive))[:MAX_TRACKS]
 
     def _match(self, box: Box) -> Track | None:
-        """The track ``box`` belongs to: the best overlap above 0.2 IoU, else one at a comparable size whose box
-        holds its centre (a person's head or legs moving on their own are still that person) or whose centre it
-        holds (more of them in view than when last seen moving)."""
+        """The track ``box`` belongs to: the best overlap above 0.2 IoU — but a person's whom ``box`` continues
+        (:meth:`_continues`) before a candidate's (someone who stopped beside a candidate, their regions merged: the
+        region is the person's evidence) — else the first that ``box`` continues."""
         best = max(self.tracks, key=lambda t: t.box.iou(box), default=None)
+        continued = [t for t in self.tracks if self._continues(t, box)]
         if best is not None and best.box.iou(box) > 0.2:
-            return best
-        for t in self.tracks:
-            part = t.box.grown(0.1 * t.box.w, 0.1 * t.box.h).contains(box.cx, box.cy)  # a part of them ...
-            inside = part or box.contains(t.box.cx, t.box.cy)  # ... or more of them
-            if inside and 0.25 <= box.area / max(t.box.area, 1.0) <= 4.0:
-                return t
-        return None
+            return best if best.person else next((t for t in continued if t.person), best)
+        return continued[0] if continued else None
+
+    @staticmethod
+    def _continues(track: Track, box: Box) -> bool:
+        """Is ``box``, at a comparable size, a part of ``track`` (its centre in the track's box: a person's head or legs
+        moving on their own are still that person) or more of it (holding the track's centre: more of them in view
+        than when last seen moving)?"""
+        part = track.box.grown(0.1 * track.box.w, 0.1 * track.box.h).contains(box.cx, box.cy)
+        inside = part or box.contains(track.box.cx, track.box.cy)
+        return inside and 0.25 <= box.area / max(track.box.area, 1.0) <= 4.0

@@ -91,6 +91,19 @@ def test_a_region_holding_a_tracked_part_is_the_same_person_seen_whole():
     assert s._match(whole) is s.tracks[0]
 
 
+def test_a_region_that_merged_a_person_with_a_candidate_beside_them_counts_for_the_person():
+    """A person stopped beside a still candidate (at 5 fps, a strip of the scenario's painted-out rectangles scoring
+    0.64) and their motion regions merged: the region overlaps the candidate more (IoU 0.27 against 0.19), but it
+    continues the person, whose evidence it is: given to the candidate, the person's track had only re-checks of the
+    spot they had left, and the event ended with them there (still-tud-campus at 5 fps: frame recall 0.42)."""
+    s = stage(threshold=0.0, reject_memory=0.0)
+    strip = Track(Box(608, 160, 32, 276), first_seen=0.0, last_checked_frame=0)
+    strip.scores.append(0.64)
+    s.tracks = [strip, person_track(Box(512, 212, 52, 148))]
+    assert s._match(Box(524, 216, 116, 260)) is s.tracks[1]
+    assert s._match(Box(600, 150, 40, 280)) is strip  # the strip's own region is still the strip's
+
+
 def test_a_part_of_a_person_moving_on_its_own_keeps_the_background_saved_under_the_whole_of_them():
     s = stage(threshold=0.0, reject_memory=0.0)
     whole = Box(100, 100, 60, 160)
