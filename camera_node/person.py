@@ -276,7 +276,7 @@ class PersonStage:
         fresh: list[Box] = []
         lately: list[Box] = []  # candidates looked at lately where they stand: only the invokes left over
         for p in unremembered:
-            track = self._match(p)
+            track = self._match(p, timestamp)
             if not self._let_go_leaving(p, track, timestamp):
                 (lately if self._looked_at_lately(p, track, frame_index) else fresh).append(p)
         # (box, the track a re-check is for or None for a proposal, the box still looks as the person did)
@@ -473,7 +473,7 @@ class PersonStage:
         starts a track. A detection is a person sighting when its track's evidence says so and its score counted
         as evidence (a doubted region of a person track is none: it neither starts nor extends an event)."""
         for det, (rechecked, same) in zip(detections, origins):
-            track = rechecked if rechecked is not None else self._match(det.box)
+            track = rechecked if rechecked is not None else self._match(det.box, timestamp)
             positive = False
             if track is not None:
                 track.last_checked_frame = frame_index
@@ -492,14 +492,21 @@ class PersonStage:
         if len(self.tracks) > MAX_TRACKS:  # bounded: the least convincing go first
             self.tracks = sorted(self.tracks, key=lambda t: (not t.person, -t.last_positive))[:MAX_TRACKS]
 
-    def _match(self, box: Box) -> Track | None:
+    def _match(self, box: Box, timestamp: float | None = None) -> Track | None:
         """The track ``box`` belongs to: the best overlap above 0.2 IoU — but a person's whom ``box`` continues
         (:meth:`_continues`) before a candidate's (someone who stopped beside a candidate, their regions merged: the
-        region is the person's evidence) — else the first that ``box`` continues."""
+        region is the person's evidence) — else, at ``timestamp``, the best overlap above 0.2 with where a track's
+        motion puts it (:meth:`Track.ahead`: at 5 fps a walker moves half their width a frame, and a frame or two of
+        fragments leave their region off the box last seen), else the first that ``box`` continues."""
         best = max(self.tracks, key=lambda t: t.box.iou(box), default=None)
         continued = [t for t in self.tracks if self._continues(t, box)]
         if best is not None and best.box.iou(box) > 0.2:
             return best if best.person else next((t for t in continued if t.person), best)
+        if timestamp is not None:
+            ahead = [(t, place.iou(box)) for t in self.tracks if (place := t.ahead(timestamp)) is not None]
+            moved_there = max(ahead, key=lambda ta: ta[1], default=None)
+            if moved_there is not None and moved_there[1] > 0.2:
+                return moved_there[0]
         return continued[0] if continued else None
 
     @staticmethod

@@ -94,6 +94,15 @@ class Track:
         t0, x0, y0 = self.origin
         return math.hypot(self.box.cx - x0, self.box.cy - y0) / max(self.box.h, 1.0) / (timestamp - t0)
 
+    def ahead(self, timestamp: float) -> Box | None:
+        """Where its motion since first seen puts its box at ``timestamp`` (None before it was seen moving twice)."""
+        if self.origin is None or self.last_moved is None or self.last_moved - self.origin[0] < 0.05:
+            return None
+        t0, x0, y0 = self.origin
+        spent, dt = self.last_moved - t0, timestamp - self.last_moved
+        return Box(self.box.x + (self.box.cx - x0) / spent * dt, self.box.y + (self.box.cy - y0) / spent * dt,
+                   self.box.w, self.box.h)
+
     def _is_part(self, box: Box) -> bool:
         """Is ``box`` a part of the person (under half the area of the box they were last confidently seen in, its
         centre inside that box): legs, an arm, what is left of them as they walk out of a spot?"""

@@ -104,6 +104,17 @@ def test_a_region_that_merged_a_person_with_a_candidate_beside_them_counts_for_t
     assert s._match(Box(600, 150, 40, 280)) is strip  # the strip's own region is still the strip's
 
 
+def test_a_region_where_a_tracks_motion_puts_it_continues_that_track():
+    """At 5 fps a walker moves half their width a frame; two frames of fragments later their region no longer overlaps
+    the box last seen, but lies where their motion since first seen puts them: still their track, not a new one whose
+    evidence starts again (still-tud-campus at 5 fps: the walker's alert 1 s later)."""
+    s = stage(threshold=0.0, reject_memory=0.0)
+    run(s, 0, [Box(100, 200, 50, 140)])
+    run(s, 2, [Box(130, 200, 50, 140)])  # 150 px a second
+    run(s, 6, [Box(190, 200, 50, 140)])  # where 0.4 s more of that puts them
+    assert len(s.tracks) == 1 and s.tracks[0].box == Box(190, 200, 50, 140)
+
+
 def test_a_part_of_a_person_moving_on_its_own_keeps_the_background_saved_under_the_whole_of_them():
     s = stage(threshold=0.0, reject_memory=0.0)
     whole = Box(100, 100, 60, 160)

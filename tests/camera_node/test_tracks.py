@@ -134,3 +134,11 @@ def test_a_region_that_has_not_moved_since_it_appeared_is_not_confirmed_however_
     assert not track.person
     track.observe(0.86, 0.6, RULES, Box(10, 0, 80, 208))  # it moves: the evidence counts
     assert track.person
+
+
+def test_a_track_seen_moving_is_expected_where_its_motion_since_first_seen_puts_it():
+    track = Track(Box(100, 200, 50, 140), first_seen=0.0, last_checked_frame=0)
+    track.observe(0.9, 0.0, RULES, Box(100, 200, 50, 140))
+    assert track.ahead(0.4) is None  # seen moving once: no motion yet
+    track.observe(0.9, 0.2, RULES, Box(130, 200, 50, 140))  # 150 px a second
+    assert track.ahead(0.6) == Box(190, 200, 50, 140)
