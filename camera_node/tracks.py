@@ -39,6 +39,8 @@ PART = 0.5
 SAME_PLACE = 0.9
 #: A region at least this many times the area of a person's box, holding its centre, holds them and more.
 MERGED = 2.0
+#: Seconds after a track was last seen moving that its motion still says where it is (a frame or two of fragments at 5 fps).
+AHEAD_MOST = 1.0
 #: A doubted region overlapping a person track's box at least this (IoU) moves the track there (see Track.observe).
 FOLLOW = 0.3
 
@@ -95,8 +97,10 @@ class Track:
         return math.hypot(self.box.cx - x0, self.box.cy - y0) / max(self.box.h, 1.0) / (timestamp - t0)
 
     def ahead(self, timestamp: float) -> Box | None:
-        """Where its motion since first seen puts its box at ``timestamp`` (None before it was seen moving twice)."""
-        if self.origin is None or self.last_moved is None or self.last_moved - self.origin[0] < 0.05:
+        """Where its motion since first seen puts its box at ``timestamp``: None before it was seen moving twice, or
+        :data:`AHEAD_MOST` after it was last (someone who sat down is not expected to walk on)."""
+        if (self.origin is None or self.last_moved is None or self.last_moved - self.origin[0] < 0.05
+                or timestamp - self.last_moved > AHEAD_MOST):
             return None
         t0, x0, y0 = self.origin
         spent, dt = self.last_moved - t0, timestamp - self.last_moved

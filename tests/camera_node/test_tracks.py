@@ -1,5 +1,5 @@
 """A track's evidence: one score decides nothing, a person who stops keeps being one, a car is not one."""
-from camera_node.tracks import SCORE_HISTORY, Track, TrackRules
+from camera_node.tracks import AHEAD_MOST, SCORE_HISTORY, Track, TrackRules
 from models.inference.preprocess import Box
 
 RULES = TrackRules(threshold=0.8, min_score=0.5, confirm_hits=2, max_speed=4.0)
@@ -142,3 +142,4 @@ def test_a_track_seen_moving_is_expected_where_its_motion_since_first_seen_puts_
     assert track.ahead(0.4) is None  # seen moving once: no motion yet
     track.observe(0.9, 0.2, RULES, Box(130, 200, 50, 140))  # 150 px a second
     assert track.ahead(0.6) == Box(190, 200, 50, 140)
+    assert track.ahead(0.2 + AHEAD_MOST + 0.1) is None  # long since seen moving: they may have stopped
