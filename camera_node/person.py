@@ -119,7 +119,7 @@ class Rejected:
 
     def predicted(self, timestamp: float) -> Box:
         dt = timestamp - self.seen
-        return Box(self.box.x + self.velocity[0] * dt, self.box.y + self.velocity[1] * dt, self.box.w, self.box.h)
+        return self.box.shifted(self.velocity[0] * dt, self.velocity[1] * dt)
 
     def follows(self, box: Box, timestamp: float, jitter_most: float = 0.0) -> bool:
         """Is ``box`` this object, or a part of it, moved on: at most twice its size (four times if it
@@ -499,15 +499,14 @@ class PersonStage:
         motion puts it (:meth:`Track.ahead`: at 5 fps a walker moves half their width a frame, and a frame or two of
         fragments leave their region off the box last seen), else the first that ``box`` continues."""
         best = max(self.tracks, key=lambda t: t.box.iou(box), default=None)
-        continued = [t for t in self.tracks if self._continues(t, box)]
         if best is not None and best.box.iou(box) > 0.2:
-            return best if best.person else next((t for t in continued if t.person), best)
+            return best if best.person else next((t for t in self.tracks if t.person and self._continues(t, box)), best)
         if timestamp is not None:
             ahead = [(t, place.iou(box)) for t in self.tracks if (place := t.ahead(timestamp)) is not None]
             moved_there = max(ahead, key=lambda ta: ta[1], default=None)
             if moved_there is not None and moved_there[1] > 0.2:
                 return moved_there[0]
-        return continued[0] if continued else None
+        return next((t for t in self.tracks if self._continues(t, box)), None)
 
     @staticmethod
     def _continues(track: Track, box: Box) -> bool:

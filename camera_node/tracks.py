@@ -104,8 +104,7 @@ class Track:
             return None
         t0, x0, y0 = self.origin
         spent, dt = self.last_moved - t0, timestamp - self.last_moved
-        return Box(self.box.x + (self.box.cx - x0) / spent * dt, self.box.y + (self.box.cy - y0) / spent * dt,
-                   self.box.w, self.box.h)
+        return self.box.shifted((self.box.cx - x0) / spent * dt, (self.box.cy - y0) / spent * dt)
 
     def _is_part(self, box: Box) -> bool:
         """Is ``box`` a part of the person (under half the area of the box they were last confidently seen in, its

@@ -68,6 +68,10 @@ class Box:
         """This box with ``dx`` pixels added on its left and on its right, ``dy`` on its top and on its bottom."""
         return Box(self.x - dx, self.y - dy, self.w + 2 * dx, self.h + 2 * dy)
 
+    def shifted(self, dx: float, dy: float) -> Box:
+        """This box moved ``dx`` pixels right and ``dy`` down."""
+        return Box(self.x + dx, self.y + dy, self.w, self.h)
+
     def union(self, other: Box) -> Box:
         """The smallest box holding both."""
         x0, y0 = min(self.x, other.x), min(self.y, other.y)

@@ -73,5 +73,9 @@ def test_the_union_of_two_boxes_holds_both_and_nothing_more():
     assert Box(10, 20, 5, 5).union(Box(30, 0, 10, 10)) == Box(10, 0, 30, 25)
 
 
+def test_a_shifted_box_keeps_its_size():
+    assert Box(10, 20, 40, 20).shifted(5, -20) == Box(15, 0, 40, 20)
+
+
 def test_a_grown_box_keeps_its_centre():
     assert Box(10, 20, 40, 20).grown(10, 5) == Box(0, 15, 60, 30)
