@@ -33,10 +33,14 @@ re-classified every few frames. A *sure* rejection (a score under ``sure_below``
 was sure even of the part it saw (slivers of MOT15 people, 15% of their width in view, score under 0.1 on 1% of
 crops), so only the memory lapsing brings the object back to it; and it is followed through a quarter of its size
 of jitter (a far car is a 5x5 px blob at the motion stage, whose box jumps by two of them between frames). An
-*unsure* one seen whole that moved its own width from where the CNN looked, at a walker's pace (``max_speed``), is
-looked at again: the CNN doubted one crop of it (a far walker scores about the threshold, above and below it, and one
-doubt hid them for 5 s at SVGA), while a swaying branch stays on its spot and a car drives faster than anyone walks
-(unsure cars crossing traffic_overhead's view). A proposal that covers most of a person track, or of a candidate that may
+*unsure* one seen whole and upright (taller than wide) that moved its own width from where the CNN looked, at a
+walker's pace (``max_speed``), is looked at again: the CNN doubted one crop of it (a far walker scores about the
+threshold, above and below it, and one doubt hid them for 5 s at SVGA), while a swaying branch stays on its spot, a car
+drives faster than anyone walks (unsure cars crossing traffic_overhead's view), and a far car coming up the road, its
+motion foreshortened to a walker's pace, is wider than tall. A remembered object whose memory lapses while all of it is
+leaving the view through the frame border (as a leaving candidate, below) is let go without another look, its memory
+starting over from what is left of it: whatever it is, it is going (a car stopped half out of view is looked at when
+that memory lapses). A proposal that covers most of a person track, or of a candidate that may
 still be someone (the median of its scores at least ``min_score``) and that a look at the proposal counts for (the
 track it matches), is always classified; a candidate most of whose looks rejected it (a car that scored high once), or
 a speck of the proposal (a far blob a car's blob swallowed), shields nothing. Each part of a remembered object the CNN
@@ -116,6 +120,11 @@ class Rejected:
     looks: int = 1  # confident rejections in a row
     velocity: tuple[float, float] = (0.0, 0.0)  # of the box centre, pixels per second (see motion_from)
     before: Box | None = None  # the box before the last move (the blob may have shown only a fragment of it since)
+    peak: Box | None = None  # the largest box since the last look: the most of it seen at once (default: ``box``)
+
+    def __post_init__(self) -> None:
+        if self.peak is None:
+            self.peak = self.box
 
     def predicted(self, timestamp: float) -> Box:
         dt = timestamp - self.seen
@@ -162,20 +171,27 @@ class Rejected:
         return age < memory and (not grown or age < regrowth_interval)
 
     def walked_on(self, box: Box, timestamp: float, max_speed: float) -> bool:
-        """Has an unsure rejection seen whole, now at ``box``, moved its own width from the box the CNN looked at, at a
-        walker's pace (at most ``max_speed`` of its heights a second)? The CNN doubted one crop of it there (a far walker
-        scores about the threshold, above and below it): one doubt does not hide them while they cross the scene. A
-        sure one was no walker; a swaying branch stays on its spot; a car drives faster than anyone walks; the centre of
-        one the frame border cut moves as more or less of it comes into view."""
+        """Has an unsure rejection seen whole, now at ``box`` (upright: taller than wide), moved its own width from the
+        box the CNN looked at, at a walker's pace (at most ``max_speed`` of its heights a second)? The CNN doubted one crop
+        of it there (a far walker scores about the threshold, above and below it): one doubt does not hide them while
+        they cross the scene. A sure one was no walker; a swaying branch stays on its spot; a car drives faster than
+        anyone walks, and one coming up the road, its motion foreshortened to a walker's pace, is wider than tall; the
+        centre of one the frame border cut moves as more or less of it comes into view."""
         travelled = math.hypot(box.cx - self.classified_box.cx, box.cy - self.classified_box.cy)
         pace = travelled / max(box.h, 1.0) / max(timestamp - self.classified, 1e-6)
-        return not (self.sure or self.partial) and travelled >= box.w and pace <= max_speed
+        return not (self.sure or self.partial) and box.h > box.w and travelled >= box.w and pace <= max_speed
 
     def move(self, box: Box, timestamp: float) -> None:
         dt = timestamp - self.seen
         if dt > 0:
             self.velocity = ((box.cx - self.box.cx) / dt, (box.cy - self.box.cy) / dt)
         self.before, self.box, self.seen = self.box, box, timestamp
+        if box.area > self.peak.area:
+            self.peak = box
+
+    def looked_at(self, box: Box, timestamp: float, partial: bool) -> None:
+        """The CNN looked at it again, now at ``box`` (or it was let go as it left the view): its memory starts over."""
+        self.classified, self.classified_box, self.partial, self.peak = timestamp, box, partial, box
 
 
 def motion_from(box: Box, timestamp: float, before: tuple[float, list[Box]] | None) -> tuple[float, float]:
@@ -362,6 +378,9 @@ class PersonStage:
             memory = r.memory(self.cfg.reject_memory, self.cfg.reject_memory_max)
             holds = r.still_holds(whole, timestamp, memory, self.cfg.regrowth_interval) and not (
                 r.walked_on(whole, timestamp, self.cfg.max_speed) and not self._at_edge(whole))
+            if not holds and all(self._at_edge(p) for p in mine) and self._leaving(whole, r.peak):
+                r.looked_at(whole, timestamp, partial=True)  # going out of view, all of it: let go without a look
+                holds = True
             if holds and not any(self._covers_track(p) for p in mine):
                 r.move(whole, timestamp)
                 held.update(id(p) for p in mine)
@@ -433,7 +452,7 @@ class PersonStage:
                     self.rejected = [x for x in self.rejected if x is not r]
             elif r is not None:
                 r.move(det.box, timestamp)
-                r.classified, r.classified_box, r.partial = timestamp, det.box, self._at_edge(det.box)
+                r.looked_at(det.box, timestamp, self._at_edge(det.box))
                 r.looks += 1
                 r.sure = sure
             else:

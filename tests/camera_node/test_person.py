@@ -407,6 +407,16 @@ def test_a_doubted_region_moving_faster_than_anyone_walks_is_not_looked_at_again
     assert cnn_runs(s, range(10), driving) == [1] + [0] * 9
 
 
+def test_a_doubted_region_wider_than_tall_is_not_looked_at_again_for_walking_on():
+    """Someone walking is taller than wide; a far car coming up the road, a blob wider than tall, moves at a walker's
+    pace in pixels (foreshortened) and was looked at again for it (traffic-suburban: a 24x20 px blob scoring 0.15)."""
+    s = stage(threshold=1.0, reject_below=1.0, sure_below=0.0, reject_memory=5.0)
+    def coming_up(i):  # 3 px a frame at 10 fps: 1.25 of its heights a second
+        return Box(100, 100 + 3 * i, 28, 24)
+
+    assert cnn_runs(s, range(15), coming_up) == [1] + [0] * 14
+
+
 def test_a_region_that_follows_two_remembered_objects_is_judged_by_the_one_rejected_last():
     """Two remembered rejections cover the same spot (a car seen as two blobs, then as one): the older one's memory
     lapsed, the newer one's holds. The newer look is the one that counts: no CNN run (the oldest in the list
@@ -620,6 +630,36 @@ def test_a_candidate_coming_in_through_the_frame_border_is_looked_at_each_frame(
     s = stage(threshold=0.99, reject_memory=0.0)
     leaving_candidate(s, Box(600, 88, 40, 90))
     assert [len(run(s, i, [Box(600 - 12 * i, 88, 40 + 12 * i, 90)])) for i in range(1, 4)] == [1, 1, 1]
+
+
+def test_an_object_driving_out_of_view_when_its_rejection_lapses_is_let_go_without_another_look():
+    """A car the CNN rejected is driving out through the bottom border as its memory lapses: whatever it is, it is
+    going, as a leaving candidate is (traffic-suburban: two of its 31 CNN frames were such looks). Its memory starts
+    over from what is left of it, so a car that stops half out of view is looked at once its memory lapses again."""
+    def driving_out(i):  # 100x80 px, 15 px further down each frame: ever less of it above the border at 480
+        top = 360 + 15 * min(i, 5)  # from frame 5 on it stands, half out of view
+        return Box(300, top, 100, min(80, 480 - top))
+
+    s = stage(threshold=1.0, reject_below=1.0, sure_below=1.0, reject_memory=0.5, reject_memory_max=0.5)
+    assert cnn_runs(s, range(12), driving_out) == [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]
+    parked = stage(threshold=1.0, reject_below=1.0, sure_below=1.0, reject_memory=0.5, reject_memory_max=0.5)
+    assert cnn_runs(parked, range(7), lambda i: Box(300, 420, 100, 60)) == [1, 0, 0, 0, 0, 1, 0]  # at the border, not leaving
+
+
+def test_a_rejected_object_part_of_which_left_the_border_is_looked_at_when_its_memory_lapses():
+    """What the memory follows is leaving only if every part of it is at the border: a part that stays in view may be
+    someone who walked off from the car's blob."""
+    s = stage(threshold=1.0, reject_below=1.0, sure_below=1.0, reject_memory=0.5, reject_memory_max=0.5)
+    def parts(i):
+        top = 360 + 15 * i
+        return [Box(300, top, 100, min(80, 480 - top)), Box(380, 380, 20, 40)]
+
+    runs = []
+    for i in range(7):
+        before = s.inferences
+        run(s, i, parts(i) if i else [Box(300, 360, 100, 80)])
+        runs.append(s.inferences - before)
+    assert runs[5] >= 1
 
 
 def test_a_person_leaving_through_the_frame_border_is_still_looked_at():
