@@ -24,7 +24,9 @@ street of traffic costs one CNN run per car per interval rather than one per
 frame; an object's motion is known from its first look, taken from the region it most likely was on the frame before
 (at 5 fps a car moves over half its size a frame: where it was no longer tells where it is); each look that rejects the same object again doubles that, up to
 ``reject_memory_max``. The pieces a remembered object's blob breaks into are judged together,
-as their union. An object the frame border cut is classified again sooner if it grew by half since (more of
+as their union — but a region is a part of it only on one of those pieces, not in the space their union spans (two cars
+that came in as one blob and drove apart: their union spanned half the suburban road's frame, and a far car that
+appeared under it was hidden). An object the frame border cut is classified again sooner if it grew by half since (more of
 it came into view: someone walking in from the border) — though not within
 ``regrowth_interval`` of its last look, as frames that close are near-duplicates;
 one seen whole that grows is coming closer, and is looked at again only once it tripled. Each look that rejects it again asks
@@ -121,28 +123,29 @@ class Rejected:
     velocity: tuple[float, float] = (0.0, 0.0)  # of the box centre, pixels per second (see motion_from)
     before: Box | None = None  # the box before the last move (the blob may have shown only a fragment of it since)
     peak: Box | None = None  # the largest box since the last look: the most of it seen at once (default: ``box``)
+    pieces: tuple[Box, ...] = ()  # the regions it was last seen as (``box`` is their union; default: ``box`` alone)
 
     def __post_init__(self) -> None:
         if self.peak is None:
             self.peak = self.box
-
-    def predicted(self, timestamp: float) -> Box:
-        dt = timestamp - self.seen
-        return self.box.shifted(self.velocity[0] * dt, self.velocity[1] * dt)
+        self.pieces = self.pieces or (self.box,)
 
     def follows(self, box: Box, timestamp: float, jitter_most: float = 0.0) -> bool:
         """Is ``box`` this object, or a part of it, moved on: at most twice its size (four times if it
         holds most of it: more of the object coming into view; its size is the larger of its last two boxes, as a
-        blob may show only a fragment of the object for a frame), and mostly on where it was last seen
-        or where its motion puts it now (a blob's centre jitters from frame to frame, so neither place
-        alone is reliable) — or, after a sure rejection, on either grown by :data:`SURE_JITTER` of its size, at most
-        ``jitter_most`` pixels (a small blob's jitter is a large share of its size; the CNN was sure, so the slack
-        risks little)?"""
+        blob may show only a fragment of the object for a frame), and mostly on one of the pieces it was last seen
+        as, where it was or where the object's motion puts it now (a blob's centre jitters from frame to frame, so
+        neither place alone is reliable; not on their union, which spans whatever lies between two cars that came
+        in as one blob and drove apart) — or, after a sure rejection, on either grown by :data:`SURE_JITTER` of its
+        size, at most ``jitter_most`` pixels (a small blob's jitter is a large share of its size; the CNN was sure,
+        so the slack risks little)?"""
         size = max(self.box.area, self.before.area) if self.before is not None else self.box.area
         if box.area > 4.0 * size or (box.area > 2.0 * size and box.intersection_area(self.box) < 0.8 * self.box.area):
             return False
+        dt = timestamp - self.seen
         return any(box.intersection_area(self._jittered(place, jitter_most)) >= 0.5 * min(box.area, place.area)
-                   for place in (self.box, self.predicted(timestamp)))
+                   for piece in self.pieces
+                   for place in (piece, piece.shifted(self.velocity[0] * dt, self.velocity[1] * dt)))
 
     def _jittered(self, place: Box, most: float) -> Box:
         """``place`` with the slack a sure rejection's blob jitters by (:data:`SURE_JITTER`, at most ``most`` px)."""
@@ -181,11 +184,13 @@ class Rejected:
         pace = travelled / max(box.h, 1.0) / max(timestamp - self.classified, 1e-6)
         return not (self.sure or self.partial) and box.h > box.w and travelled >= box.w and pace <= max_speed
 
-    def move(self, box: Box, timestamp: float) -> None:
+    def move(self, box: Box, timestamp: float, pieces: Iterable[Box] = ()) -> None:
+        """Seen again at ``box``, as ``pieces`` (their union; default: ``box`` alone)."""
         dt = timestamp - self.seen
         if dt > 0:
             self.velocity = ((box.cx - self.box.cx) / dt, (box.cy - self.box.cy) / dt)
         self.before, self.box, self.seen = self.box, box, timestamp
+        self.pieces = tuple(pieces) or (box,)
         if box.area > self.peak.area:
             self.peak = box
 
@@ -382,7 +387,7 @@ class PersonStage:
                 r.looked_at(whole, timestamp, partial=True)  # going out of view, all of it: let go without a look
                 holds = True
             if holds and not any(self._covers_track(p) for p in mine):
-                r.move(whole, timestamp)
+                r.move(whole, timestamp, mine)
                 held.update(id(p) for p in mine)
         self.remembered += len(held)
         out = [p for p in proposals if id(p) not in held]

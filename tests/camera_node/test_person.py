@@ -335,6 +335,22 @@ def test_the_pieces_a_rejected_region_breaks_into_are_still_that_region():
     assert s.remembered == 4
 
 
+def test_a_region_between_the_pieces_of_a_remembered_object_where_none_of_them_is_is_classified():
+    """The pieces a rejected blob broke into drove apart (two cars that came in as one blob): what shows up between them,
+    on none of them, is not a part of them however wide their union has grown (on the suburban road such a union
+    spanned half the frame: anyone walking in under it was hidden until its memory lapsed)."""
+    s = stage(threshold=1.0, reject_below=1.0, sure_below=1.0, reject_memory=5.0)
+    cnn_runs(s, [0], lambda i: Box(250, 100, 120, 60))
+    def apart(i):  # 20 px a frame each way
+        return [Box(250 - 20 * i, 100, 60, 60), Box(310 + 20 * i, 100, 60, 60)]
+
+    for i in range(1, 10):
+        run(s, i, apart(i))
+    before = s.inferences
+    run(s, 10, [*apart(10), Box(300, 90, 30, 70)])  # someone 190 px from either car
+    assert s.inferences == before + 1
+
+
 def test_a_rejected_region_whose_blob_shrank_to_a_fragment_for_a_frame_is_still_that_region_seen_whole_again():
     """A car's blob shows only a fragment of it for one frame (its roof against the road), then the whole of it
     again: the fragment did not make the car smaller, so the whole blob is the same car, not something 6x the size
