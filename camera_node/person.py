@@ -383,10 +383,10 @@ class PersonStage:
             memory = r.memory(self.cfg.reject_memory, self.cfg.reject_memory_max)
             holds = r.still_holds(whole, timestamp, memory, self.cfg.regrowth_interval) and not (
                 r.walked_on(whole, timestamp, self.cfg.max_speed) and not self._at_edge(whole))
-            if not holds and all(self._at_edge(p) for p in mine) and self._leaving(whole, r.peak):
-                r.looked_at(whole, timestamp, partial=True)  # going out of view, all of it: let go without a look
-                holds = True
-            if holds and not any(self._covers_track(p) for p in mine):
+            leaving = not holds and all(self._at_edge(p) for p in mine) and self._leaving(whole, r.peak)
+            if (holds or leaving) and not any(self._covers_track(p) for p in mine):
+                if leaving:  # going out of view, all of it: let go without a look
+                    r.looked_at(whole, timestamp, partial=True)
                 r.move(whole, timestamp, mine)
                 held.update(id(p) for p in mine)
         self.remembered += len(held)
