@@ -79,7 +79,11 @@ class MotionConfig(StrictModel):
 
     learning_rate: float = Field(0.05, gt=0, lt=1, description="Background update rate for non-moving pixels.")
     threshold: float = Field(4.0, gt=0, description="A pixel moves when |frame - background| > threshold x its noise sigma.")
-    min_diff: float = Field(12.0, ge=0, description="...and by at least this many grey levels.")
+    min_diff: float = Field(
+        12.0, ge=0, description="...and by at least this many grey levels of a well-exposed scene: in a dark, flat one "
+        "(a camera at night: a learnt background spanning less than detector.stretch_below of the range) that share "
+        "of it, as a walker there differs from the background by as much less. A still pixel is told from noise by "
+        "this itself.")
     global_change: float = Field(0.45, gt=0, le=1, description="More than this share of pixels changing is a global change (lights, auto-exposure, scene cut): re-learn, no proposals.")
     min_area: float = Field(0.0008, ge=0, lt=1, description="Smallest region, as a share of the frame area.")
     max_area: float = Field(0.6, gt=0, le=1, description="Largest region, as a share of the frame area.")

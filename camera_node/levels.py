@@ -8,7 +8,10 @@ person crops under the suite's night look (:data:`camera_node.scenario.NIGHT`) r
 anyway) is mapped onto 0-255 by a lookup table applied to the person crops, only when that span is under
 ``detector.stretch_below`` of the range, so a well-exposed frame is cut as it is. Masked pixels (motion
 masks) take no part, as in the motion stage's brightness estimate. The motion stage keeps the frame as it
-is: its per-pixel noise model already adapts to a dark scene.
+is: its per-pixel noise model already adapts to a dark scene, and its floor on a difference (``motion.min_diff``,
+grey levels of a well-exposed frame) scales with the :func:`contrast` of the scene it compares against, its learnt
+background: a walker in a scene spanning a third of the range differs from it by a third as much (far walkers at
+night were not proposed), while a cloud darkening the frame for a while is divided out there and does not count.
 """
 from __future__ import annotations
 
@@ -18,10 +21,10 @@ import numpy as np
 DARK, BRIGHT = 1.0, 99.0
 
 
-def stretch_table(gray: np.ndarray, below: float, watched: np.ndarray | None = None) -> np.ndarray | None:
-    """A 256-entry lookup table mapping ``gray``'s 1st-99th percentile (of its ``watched`` pixels: a masked
-    timestamp strip's white text does not set the span) onto 0-255, or None when that span is at least
-    ``below`` x 255 (a well-exposed frame) or ``below`` is 0."""
+def _flat(gray: np.ndarray, below: float, watched: np.ndarray | None) -> tuple[int, float] | None:
+    """The black level and grey span (1st and 99th percentile) of ``gray``'s ``watched`` pixels (a masked timestamp
+    strip's white text does not set the span) when that span is under ``below`` x 255; None for a well-exposed frame
+    or ``below`` 0."""
     if below <= 0:
         return None
     pixels = gray[watched] if watched is not None else gray.ravel()
@@ -30,10 +33,25 @@ def stretch_table(gray: np.ndarray, below: float, watched: np.ndarray | None = N
     share = np.cumsum(np.bincount(pixels, minlength=256)) / pixels.size  # the histogram, cumulated
     dark, bright = (int(np.searchsorted(share, p / 100.0)) for p in (DARK, BRIGHT))
     span = max(float(bright - dark), 1.0)
-    if span >= below * 255.0:
+    return (dark, span) if span < below * 255.0 else None
+
+
+def stretch_table(gray: np.ndarray, below: float, watched: np.ndarray | None = None) -> np.ndarray | None:
+    """A 256-entry lookup table mapping ``gray``'s 1st-99th percentile (of its ``watched`` pixels) onto 0-255, or None
+    when that span is at least ``below`` x 255 (a well-exposed frame) or ``below`` is 0."""
+    flat = _flat(gray, below, watched)
+    if flat is None:
         return None
+    dark, span = flat
     levels = (np.arange(256, dtype=np.float32) - float(dark)) * (255.0 / span)
     return np.clip(np.rint(levels), 0, 255).astype(np.uint8)
+
+
+def contrast(gray: np.ndarray, below: float, watched: np.ndarray | None = None) -> float:
+    """The share of 0-255 that ``gray``'s 1st-99th percentile spans when :func:`stretch_table` stretches it (what a
+    difference in it is worth against the same in a well-exposed frame), else 1."""
+    flat = _flat(gray, below, watched)
+    return 1.0 if flat is None else flat[1] / 255.0
 
 
 def stretched(table: np.ndarray | None, gray: np.ndarray) -> np.ndarray:

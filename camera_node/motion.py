@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from camera_node.config import MotionConfig
+from camera_node.levels import contrast
 from models.inference.preprocess import Box
 
 logger = logging.getLogger(__name__)
@@ -61,8 +62,14 @@ class MotionResult:
 class MotionDetector:
     """Per-pixel running mean/variance background with gain compensation."""
 
-    def __init__(self, cfg: MotionConfig) -> None:
+    def __init__(self, cfg: MotionConfig, flat_below: float = 0.0) -> None:
+        """``flat_below``: a background whose grey levels span less than this share of 0-255 is a dark, flat scene (a
+        camera at night: :func:`camera_node.levels.contrast`, detector.stretch_below); what moves in it, and what
+        differs from a saved patch, must differ by ``min_diff`` times the share it spans (a walker there differs from
+        it by as much less) as well as by ``threshold`` noise sigmas; a still pixel is told from noise by ``min_diff``
+        itself. 0 = the floor is ``min_diff`` everywhere."""
         self.cfg = cfg
+        self.flat_below = flat_below
         self._bg: np.ndarray | None = None
         self._scene: np.ndarray | None = None  # slow background: what the scene looks like when nothing covers it
         self._var: np.ndarray | None = None
@@ -70,6 +77,7 @@ class MotionDetector:
         self._static: np.ndarray | None = None
         self._frame: np.ndarray | None = None  # last frame, gain-compensated
         self._watched: np.ndarray | None = None  # pixels outside every mask
+        self._floor = cfg.min_diff  # the least difference that counts in the scene as it is now (see flat_below)
         self._frames = 0
 
     @property
@@ -94,7 +102,7 @@ class MotionDetector:
         if image is None:
             return None
         window = _slices(box, image.shape)
-        limit = np.maximum(self.cfg.threshold * np.sqrt(self._var[window]), self.cfg.min_diff)
+        limit = np.maximum(self.cfg.threshold * np.sqrt(self._var[window]), self._floor)
         return np.stack([image[window], limit])
 
     def differs_from(self, box: Box, patch: np.ndarray | None) -> float:
@@ -118,8 +126,10 @@ class MotionDetector:
         gain = self._gain(frame)
         frame /= gain
         self._frame = frame
+        scene = np.clip(self._bg, 0, 255).astype(np.uint8)  # what the frame is compared against, darkening divided out
+        self._floor = self.cfg.min_diff * contrast(scene, self.flat_below, self._watched)
         diff = np.abs(frame - self._bg)
-        moving = (diff > np.maximum(self.cfg.threshold * np.sqrt(self._var), self.cfg.min_diff)) & self._watched
+        moving = (diff > np.maximum(self.cfg.threshold * np.sqrt(self._var), self._floor)) & self._watched
         fraction = float(moving.sum()) / max(1, int(self._watched.sum()))
         moving = moving.astype(np.uint8)
         self._frames += 1

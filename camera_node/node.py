@@ -1,6 +1,7 @@
 """The node: wires the stages frame by frame and reports what it did.
 
-source -> sensor (JPEG) -> recorder ring -> motion (1/4 decode) -> levels (a dark, flat frame stretched) -> person
+source -> sensor (JPEG) -> recorder ring -> motion (1/4 decode; in a dark, flat scene differences judged by its contrast)
+-> levels (such a frame stretched) -> person
 (CNN on proposals and track re-checks, 1/2 decode or finer for small crops) -> events -> recorder
 clips + thumbnails -> publisher. Everything the run produced goes to an
 :class:`EventSink` (files for the simulator) and, if configured, MQTT.
@@ -139,7 +140,7 @@ class Node:
         s = cfg.sensor
         self.motion_scale, self.person_scale = s.motion_decode_scale, s.person_decode_scale  # resolved once
         self.sensor = Sensor(s.width, s.height, s.jpeg_quality)
-        self.motion = MotionDetector(cfg.motion)
+        self.motion = MotionDetector(cfg.motion, cfg.detector.stretch_below)  # a scene as flat as the CNN's crops are stretched
         self.person = PersonStage(cfg.detector, self.classifier, threshold, self.person_scale, (s.width, s.height),
                                   crop_dump.add if crop_dump is not None else None, self.cascade)
         self.events = EventStateMachine(cfg.events, cfg.camera_id, s.width, s.height)

@@ -2,7 +2,7 @@
 import cv2
 import numpy as np
 
-from camera_node.levels import stretch_table, stretched
+from camera_node.levels import contrast, stretch_table, stretched
 from camera_node.scenario import NIGHT, load_sequence
 from models import SHIPPED_MODEL
 from models.inference import TfliteClassifier, crop_region
@@ -41,6 +41,14 @@ def test_a_masked_timestamp_strip_does_not_keep_a_night_frame_from_being_stretch
     watched[:8, :60] = False  # masked (motion.masks)
     assert stretch_table(night, 0.5) is None  # the text sets the span: the frame looks well exposed
     assert stretch_table(night, 0.5, watched) is not None
+
+
+def test_the_contrast_of_a_dark_flat_frame_is_the_share_of_the_range_it_spans_and_a_well_exposed_ones_is_whole():
+    night = at_night(RNG.integers(0, 256, (120, 160)).astype(np.float32))
+    dark, bright = np.percentile(night, [1, 99])
+    assert abs(contrast(night, 0.5) - (bright - dark) / 255) < 0.01
+    assert contrast(RNG.integers(0, 256, (120, 160), dtype=np.uint8), 0.5) == 1.0
+    assert contrast(night, 0.0) == 1.0  # stretching off: the frame is taken as it is
 
 
 def test_stretching_can_be_switched_off():
