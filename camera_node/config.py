@@ -5,6 +5,7 @@ scene at VGA. Every field is documented; ``configs/node.yaml`` is an example.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -13,13 +14,18 @@ from pydantic import Field, field_validator, model_validator
 from contract import CAMERA_ID, BrokerConfig
 from yamlconfig import ConfigError, StrictModel, load_yaml_model
 
-__all__ = ["ConfigError", "NodeConfig", "load_node_config"]
+__all__ = ["ConfigError", "NodeConfig", "frames_spanning", "load_node_config"]
 
 
 Share = Annotated[float, Field(ge=0, le=1)]
 Polygon = Annotated[list[tuple[Share, Share]], Field(min_length=3, max_length=64)]
 """A polygon in normalised frame coordinates: (x, y) pairs in 0..1, (0, 0) the top-left corner."""
 
+
+def frames_spanning(seconds: float, fps: float) -> int:
+    """The fewest frames at ``fps`` whose intervals span at least ``seconds`` (at least one): how the config's times
+    (``motion.absorb_after``, ``detector.recheck_interval``, ...) are counted on a camera's frames."""
+    return max(1, math.ceil(seconds * fps - 1e-9))
 
 class SourceConfig(StrictModel):
     """Where frames come from."""
@@ -77,7 +83,9 @@ class SensorConfig(StrictModel):
 class MotionConfig(StrictModel):
     """Background model on the tiny frame and region proposals."""
 
-    learning_rate: float = Field(0.05, gt=0, lt=1, description="Background update rate for non-moving pixels.")
+    learn_time: float = Field(
+        2.0, gt=0, description="Seconds the background takes to follow a change where nothing moves (its time constant: "
+        "each analysed frame learns the share its interval is of this, 0.05 at 10 fps), the same at any frame rate.")
     threshold: float = Field(4.0, gt=0, description="A pixel moves when |frame - background| > threshold x its noise sigma.")
     min_diff: float = Field(
         12.0, ge=0, description="...and by at least this many grey levels of a well-exposed scene: in a dark, flat one "
@@ -92,9 +100,9 @@ class MotionConfig(StrictModel):
         "at most this share of the taller one's height apart are one region: a person whose clothes match the "
         "background moves as head, body and legs apart. 0 = off.")
     max_regions: int = Field(4, ge=1, le=32, description="Cap on proposals per frame (largest first).")
-    warmup_frames: int = Field(5, ge=1, description="Frames used to learn the background before proposing.")
+    warmup_frames: int = Field(5, ge=1, description="Frames used to learn the background before proposing: samples of its noise, so frames, not seconds (at 25 fps a video that opens on people shows them 0.2 s in, not 0.5 s).")
     ghost_ratio: float = Field(1.5, gt=1, description="A region whose background has this many times the frame's edges is a ghost: absorbed, not proposed.")
-    absorb_frames: int = Field(15, ge=1, description="Foreground unchanged for this many frames becomes background (ghosts, parked objects).")
+    absorb_after: float = Field(1.5, gt=0, description="Foreground unchanged for this many seconds becomes background (ghosts, parked objects; at least one frame).")
     analysis_fps: float | None = Field(
         None, gt=0, le=240, description="Run motion (and with it the CNN) on at most this many frames per second, as "
         "Frigate's detect fps; every frame is still recorded. None = every frame.")
@@ -126,10 +134,11 @@ class DetectorConfig(StrictModel):
         0.5, ge=0, le=1, description="A frame whose grey levels (1st to 99th percentile of the motion frame) span less "
         "than this share of 0-255 (a camera at night: dark and flat) is stretched onto the full range before person "
         "crops are cut from it (camera_node.levels); 0 = never.")
-    recheck_every: int = Field(
-        3, ge=1, description="Re-classify tracked person boxes every N analysed frames even without motion (someone "
-        "standing or sitting still). Duty cycle: at 10 fps and the default 3, 3.3 invokes a second per still person, "
-        "within the ESP32's ~10 a second for the shipped model (88 ms an invoke); the budget caps it either way.")
+    recheck_interval: float = Field(
+        0.3, gt=0, description="Seconds between re-classifications of a tracked person's box even without motion (someone "
+        "standing or sitting still; at least a frame apart). Duty cycle: 3.3 invokes a second per still person at the "
+        "default 0.3, at any frame rate, within the ESP32's ~10 a second for the shipped model (88 ms an invoke); the "
+        "budget caps it either way.")
     min_score: float = Field(
         0.5, gt=0, lt=1, description="A score at least this is evidence for the track it falls on; a person track "
         "stays a person while the median of its recent scores stays at least this (hysteresis: someone sitting "

@@ -11,7 +11,7 @@
   update), so a stream of people walking through the same spot does not
   teach the model to ignore people there.
 * Foreground that stops changing (a parked object) is absorbed into the
-  background after ``absorb_frames``; people who stand still are kept alive
+  background after ``absorb_after`` seconds; people who stand still are kept alive
   by the person stage's re-checks. A *ghost* — the spot an absorbed object
   left, whose outline has edges in the background but not in the frame, or
   which shows the scene as a slow background remembers it from before the
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from camera_node.config import MotionConfig
+from camera_node.config import MotionConfig, frames_spanning
 from camera_node.levels import contrast
 from models.inference.preprocess import Box
 
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 _MIN_VAR = 4.0  # floor on the noise variance (sigma 2 grey levels)
 _KERNEL = np.ones((3, 3), np.uint8)
-#: The slow background learns at this share of motion.learning_rate (where nothing moves): a person who stays
+#: The slow background learns at this share of the background's rate (where nothing moves): a person who stays
 #: a few seconds is not in it, one who stays for minutes is.
 SCENE_RATE = 0.1
 #: A changed region at least this share of whose pixels are twice as close to the slow background as to the
@@ -62,14 +62,17 @@ class MotionResult:
 class MotionDetector:
     """Per-pixel running mean/variance background with gain compensation."""
 
-    def __init__(self, cfg: MotionConfig, flat_below: float = 0.0) -> None:
-        """``flat_below``: a background whose grey levels span less than this share of 0-255 is a dark, flat scene (a
+    def __init__(self, cfg: MotionConfig, fps: float, flat_below: float = 0.0) -> None:
+        """``fps``: the rate frames are fed at; the config's times (``learn_time``, ``absorb_after``) are
+        counted in its frames. ``flat_below``: a background whose grey levels span less than this share of 0-255 is a dark, flat scene (a
         camera at night: :func:`camera_node.levels.contrast`, detector.stretch_below); what moves in it, and what
         differs from a saved patch, must differ by ``min_diff`` times the share it spans (a walker there differs from
         it by as much less) as well as by ``threshold`` noise sigmas; a still pixel is told from noise by ``min_diff``
         itself. 0 = the floor is ``min_diff`` everywhere."""
         self.cfg = cfg
         self.flat_below = flat_below
+        self._rate = min(1.0, 1.0 / (fps * cfg.learn_time))  # learnt a frame where nothing moves
+        self._absorb_frames = frames_spanning(cfg.absorb_after, fps)
         self._bg: np.ndarray | None = None
         self._scene: np.ndarray | None = None  # slow background: what the scene looks like when nothing covers it
         self._var: np.ndarray | None = None
@@ -156,10 +159,10 @@ class MotionDetector:
     def _learn(self, frame: np.ndarray, moving: np.ndarray) -> None:
         """Fast update where still, slow where moving; absorb foreground that stopped changing."""
         fg = moving.astype(bool)
-        rate = np.where(fg, self.cfg.learning_rate * 0.1, self.cfg.learning_rate).astype(np.float32)
+        rate = np.where(fg, self._rate * 0.1, self._rate).astype(np.float32)
         delta = frame - self._bg
         self._bg += rate * delta
-        self._scene += np.where(fg, 0.0, SCENE_RATE * self.cfg.learning_rate) * (frame - self._scene)
+        self._scene += np.where(fg, 0.0, SCENE_RATE * self._rate) * (frame - self._scene)
         # A moving pixel is an outlier to the background: it adds at most a threshold-sized deviation
         # to the variance, so flicker that keeps coming back still raises it, but people passing do not.
         sq = delta * delta
@@ -168,7 +171,7 @@ class MotionDetector:
         np.maximum(self._var, _MIN_VAR, out=self._var)
         unchanged = fg & (np.abs(frame - self._prev) < self.cfg.min_diff)
         self._static = np.where(unchanged, self._static + 1, 0).astype(np.uint16)
-        ghost = self._static >= self.cfg.absorb_frames
+        ghost = self._static >= self._absorb_frames
         if ghost.any():
             self._bg[ghost] = frame[ghost]
             self._static[ghost] = 0

@@ -140,9 +140,11 @@ class Node:
         s = cfg.sensor
         self.motion_scale, self.person_scale = s.motion_decode_scale, s.person_decode_scale  # resolved once
         self.sensor = Sensor(s.width, s.height, s.jpeg_quality)
-        self.motion = MotionDetector(cfg.motion, cfg.detector.stretch_below)  # a scene as flat as the CNN's crops are stretched
+        self.analysis_fps = min(fps, cfg.motion.analysis_fps or fps)
+        # motion runs on the analysed frames; a scene as flat as the CNN's crops are stretched for is judged by its contrast
+        self.motion = MotionDetector(cfg.motion, self.analysis_fps, cfg.detector.stretch_below)
         self.person = PersonStage(cfg.detector, self.classifier, threshold, self.person_scale, (s.width, s.height),
-                                  crop_dump.add if crop_dump is not None else None, self.cascade)
+                                  crop_dump.add if crop_dump is not None else None, self.cascade, fps=fps)
         self.events = EventStateMachine(cfg.events, cfg.camera_id, s.width, s.height)
         lookback = cfg.events.start_n / fps
         self.recorder = Recorder(cfg.recorder, self.out_dir / "clips", fps, s.width, s.height, lookback)
@@ -153,7 +155,6 @@ class Node:
                                     self.recorder.retention.mark_fetched)
             publisher.on_clip_request = self.clips.request
             self.clips.start()
-        self.analysis_fps = min(fps, cfg.motion.analysis_fps or fps)
         self.per_second = cfg.budget.max_inferences_per_second or inferences_per_second(
             self.macs, cfg.energy.motion_ms_per_frame, self.analysis_fps)
         self.budget = InferenceBudget(self.per_second, inference_burst(self.per_second, cfg.budget.frame_buffers, self.analysis_fps))

@@ -3,11 +3,11 @@
 Each region is cut from a larger decode of the sensor JPEG as a square crop
 with context (:func:`models.inference.crop_region`, exactly as in training)
 and classified in the real TFLM interpreter (or LiteRT). People found are
-tracked; a track is re-checked every ``recheck_every`` frames even when
+tracked; a track is re-checked every ``recheck_interval`` seconds even when
 nothing moves, so someone standing still keeps the event alive — but only
 while the region still differs from the empty scene saved when the person arrived at the spot, from the motion
 stage's slow background (not when last seen moving there, nor from its learnt background: that takes in someone
-standing still within ``motion.absorb_frames``, and a box that shifted as they stopped, counted as an arrival,
+standing still within ``motion.absorb_after``, and a box that shifted as they stopped, counted as an arrival,
 saved the person as the empty spot: at 15 fps every re-check then found it empty). A track left on a person-like background when
 the person walked off therefore dies instead of keeping the event open
 forever, and the motion stage's background keeps learning everywhere. Nor is a spot re-checked once it
@@ -54,7 +54,7 @@ whatever it is, it is going, and each look at less of it risks a confirmation th
 driving out of traffic_overhead's view scored 0.78-0.89 on its last slivers: a false alert at 30 fps).
 
 A candidate (a track not yet a person) whose box has not moved since the CNN looked at it gets only the
-invokes a frame has to spare, and waits ``recheck_every`` frames for a look of its own, as a still person's
+invokes a frame has to spare, and waits ``recheck_interval`` for a look of its own, as a still person's
 re-check does: the ESP32's ~10 invokes a second go first to what is new rather than to the same crop again
 (the blobs a scene change leaves behind), but are not left unused while a far walker, who barely moves at
 the motion stage's resolution and scores about the threshold, waits.
@@ -69,7 +69,7 @@ from functools import reduce
 
 import numpy as np
 
-from camera_node.config import DetectorConfig
+from camera_node.config import DetectorConfig, frames_spanning
 from camera_node.tracks import SAME_PLACE, Track, TrackRules
 from models.inference import TfliteClassifier, crop_region
 from models.inference.cascade import Cascade
@@ -236,8 +236,11 @@ class PersonStage:
     def __init__(self, cfg: DetectorConfig, classifier: TfliteClassifier, threshold: float, person_scale: int,
                  frame_size: tuple[int, int] | None = None,
                  on_crops: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
-                 cascade: Cascade | None = None) -> None:
+                 cascade: Cascade | None = None, *, fps: float) -> None:
+        """``fps``: the rate of the frame indices :meth:`process` is given (``recheck_interval`` is counted in them)."""
         self.cfg = cfg
+        self.fps = fps
+        self.recheck_frames = frames_spanning(cfg.recheck_interval, fps)  # at least recheck_interval apart
         self.on_crops = on_crops  # sees every frame's model-input crops and scores (crop mining)
         self.frame_size = frame_size
         self.classifier = classifier
@@ -303,7 +306,7 @@ class PersonStage:
         # (box, the track a re-check is for or None for a proposal, the box still looks as the person did)
         candidates: list[tuple[Box, Track | None, bool]] = [(p, None, True) for p in fresh]
         for track in self.tracks:
-            due = track.person and frame_index - track.last_checked_frame >= self.cfg.recheck_every
+            due = track.person and frame_index - track.last_checked_frame >= self.recheck_frames
             if not due or any(track.box.iou(p) > 0.2 for p in proposals):
                 continue
             empty = differs(track.background_box or track.box, track.background)  # from the empty spot, that share
@@ -417,10 +420,10 @@ class PersonStage:
 
     def _looked_at_lately(self, box: Box, track: Track | None, frame_index: int) -> bool:
         """Is ``box``, of ``track``, a candidate (a track not yet a person) that has not moved since the CNN looked at it, less
-        than ``recheck_every`` frames ago? The same crop again would spend the budget something new needs (the
+        than ``recheck_interval`` ago? The same crop again would spend the budget something new needs (the
         blobs a scene change leaves), so it gets only what the frame has to spare (a far figure barely moving)."""
         return (track is not None and not track.person and track.box.iou(box) >= SAME_PLACE
-                and frame_index - track.last_checked_frame < self.cfg.recheck_every)
+                and frame_index - track.last_checked_frame < self.recheck_frames)
 
     def _covers_track(self, box: Box) -> bool:
         """Does ``box`` cover most of a track that is, or may still be, someone (merged into the blob)? A candidate

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from camera_node.config import ConfigError, NodeConfig, load_node_config
+from camera_node.config import ConfigError, NodeConfig, frames_spanning, load_node_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "node.yaml"
 
@@ -74,3 +74,10 @@ def test_the_decode_scales_follow_the_sensor_width_unless_set(width, motion, per
     assert (sensor.motion_decode_scale, sensor.person_decode_scale) == (motion, person)
     fixed = NodeConfig.model_validate({"sensor": {"width": width, "motion_scale": 8, "person_scale": 1}}).sensor
     assert (fixed.motion_decode_scale, fixed.person_decode_scale) == (8, 1)
+
+
+def test_a_time_in_the_config_is_the_fewest_frames_spanning_it():
+    # 0.3 s at 10 fps is 3 frames, though 0.3 * 10 is 3.0000000000000004 in floating point; 0.3 s at 7 fps is 3
+    # frames (2 span 0.29 s); never under one frame
+    assert [frames_spanning(0.3, fps) for fps in (10.0, 7.0, 25.0, 5.0)] == [3, 3, 8, 2]
+    assert frames_spanning(0.01, 5.0) == 1 and frames_spanning(1.5, 10.0) == 15

@@ -11,6 +11,7 @@ from models.inference.preprocess import Box
 
 RNG = np.random.default_rng(0)
 BASE = (RNG.integers(60, 180, (60, 80)).astype(np.float32))
+FPS = 10.0  # the rate the frames below are fed at
 
 
 def frame(base=BASE, noise=2.0, gain=1.0):
@@ -18,7 +19,7 @@ def frame(base=BASE, noise=2.0, gain=1.0):
 
 
 def learnt(n=20, **cfg):
-    det = MotionDetector(MotionConfig(**cfg))
+    det = MotionDetector(MotionConfig(**cfg), FPS)
     for _ in range(n):
         det.update(frame())
     return det
@@ -58,7 +59,7 @@ def test_a_scene_cut_is_a_global_change_not_a_proposal():
 
 
 def test_swaying_texture_is_learnt_as_noise_and_people_still_show():
-    det = MotionDetector(MotionConfig())
+    det = MotionDetector(MotionConfig(), FPS)
     fired = []
     for t in range(200):
         img = BASE.copy()
@@ -81,7 +82,7 @@ def test_a_stream_of_people_through_the_same_spot_does_not_blind_it():
 
 
 def test_the_ghost_of_an_absorbed_object_is_not_proposed():
-    det = learnt(absorb_frames=10)
+    det = learnt(absorb_after=1.0)
     parked = with_person(40, 30)
     for _ in range(40):
         det.update(frame(parked))  # stands still long enough to become background
@@ -94,8 +95,8 @@ def test_the_ghost_of_an_absorbed_object_is_not_proposed():
 
 def test_the_empty_scene_keeps_someone_standing_still_out_where_the_learnt_background_takes_them_in():
     # the person stage saves the empty spot from the slow background when someone arrives: the learnt background
-    # has taken in someone who stood still for absorb_frames (1 s at 15 fps) and would save them as the empty spot
-    det = learnt(absorb_frames=10)
+    # has taken in someone who stood still for absorb_after (1.5 s) and would save them as the empty spot
+    det = learnt(absorb_after=1.0)
     standing = with_person(40, 30)
     for _ in range(15):
         det.update(frame(standing))
@@ -109,7 +110,7 @@ def test_the_scene_uncovered_by_something_that_stood_in_front_of_it_is_not_propo
     # the edge test alone sees the post appear; the slow background knows the post was there all along
     scene = BASE.copy()
     scene[28:50, 40:48] = np.tile([20.0, 230.0], (22, 4))  # a striped post
-    det = MotionDetector(MotionConfig(absorb_frames=10))
+    det = MotionDetector(MotionConfig(absorb_after=1.0), FPS)
     for _ in range(20):
         det.update(frame(scene))
     covered = scene.copy()
@@ -182,7 +183,7 @@ def walker_found_share(height: int, motion_scale: int, frames: int = 30) -> floa
     10 fps, on a textured 640x480 scene, through the sensor's JPEG and its DCT-scaled decode) is proposed."""
     rng = np.random.default_rng(0)
     scene = cv2.GaussianBlur(rng.integers(90, 170, (480, 640), dtype=np.uint8), (0, 0), 3).astype(np.float32)
-    sensor, det = Sensor(640, 480, 80), MotionDetector(MotionConfig())
+    sensor, det = Sensor(640, 480, 80), MotionDetector(MotionConfig(), FPS)
     width, found = max(2, round(height / 2.5)), 0
     for i in range(frames):
         image = scene + rng.normal(0, 2, scene.shape)
@@ -226,7 +227,7 @@ def night_walk(frames: int = 70) -> list[np.ndarray]:
 def night_walker_found_share(scaled: bool) -> float:
     """Share of :func:`night_walk`'s walking frames (from the fourth on) on which the walker is proposed, through the
     sensor's JPEG and its 1/4 decode; ``scaled``: the motion stage judges a flat scene by its contrast (flat_below 0.5)."""
-    sensor, det = Sensor(640, 480, 80), MotionDetector(MotionConfig(), flat_below=0.5 if scaled else 0.0)
+    sensor, det = Sensor(640, 480, 80), MotionDetector(MotionConfig(), FPS, flat_below=0.5 if scaled else 0.0)
     found = []
     for i, image in enumerate(night_walk()):
         tiny = sensor.decode_gray(sensor.capture(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)), 4)
@@ -248,7 +249,7 @@ def test_a_walker_in_a_dark_flat_frame_is_proposed_as_by_day():
 
 def test_a_dark_flat_night_scene_judged_by_its_contrast_proposes_nothing():
     rng = np.random.default_rng(2)
-    det = MotionDetector(MotionConfig(), flat_below=0.5)
+    det = MotionDetector(MotionConfig(), FPS, flat_below=0.5)
     night = [np.clip(BASE * NIGHT.gain + NIGHT.offset + rng.normal(0, NIGHT.noise / 2, BASE.shape), 0, 255).astype(np.uint8)
              for _ in range(50)]
     assert not any(det.update(f).proposals for f in night)
@@ -259,9 +260,51 @@ def test_a_well_lit_scene_darkened_for_a_while_is_judged_as_by_day():
     compares against is as contrasted as before and keeps the day's floor (judging the darkened frame by its own span
     would count the darkening twice)."""
     lit = RNG.integers(10, 246, (60, 80)).astype(np.float32)
-    det = MotionDetector(MotionConfig(), flat_below=0.5)
+    det = MotionDetector(MotionConfig(), FPS, flat_below=0.5)
     for _ in range(100):  # the background and its noise learnt
         det.update(frame(lit))
     det.update(frame(lit, gain=0.4))  # spans 40% of the range now
     everything = Box(0, 0, 80, 60)
     assert det.frame_patch(everything)[1].min() >= MotionConfig().min_diff  # the least difference that counts there
+
+
+def test_the_background_follows_a_change_at_the_same_pace_in_seconds_at_any_frame_rate():
+    # a patch brightens a little (under the motion floor: nothing moves) and stays: after one second the background
+    # has taken in the same share of it at 25 fps as at 10 fps (a rate per frame took it in 2.5 times as fast at 25
+    # fps: the far walkers of the 25 fps night scenario, slow and faint, learnt in as they crossed)
+    brighter = BASE.copy()
+    brighter[20:40, 30:50] += 8
+    patch = Box(30, 20, 20, 20)
+    learnt_share = []
+    for fps in (10.0, 25.0):
+        det = MotionDetector(MotionConfig(), fps)
+        for _ in range(round(2 * fps)):
+            det.update(frame(noise=0.0))
+        for _ in range(round(fps)):
+            assert not det.update(frame(brighter, noise=0.0)).proposals
+        learnt_share.append(float((det.background_patch(patch)[0] - BASE[20:40, 30:50]).mean()) / 8)
+    assert 0.3 < learnt_share[0] < 0.5 and abs(learnt_share[1] - learnt_share[0]) < 0.02
+
+
+def test_something_left_behind_is_absorbed_after_the_same_seconds_at_any_frame_rate():
+    # a box set down (and left) is proposed until absorb_after passes (its last proposal that long after its first),
+    # at 5 fps as at 25 fps
+    left = with_person(30, 20)
+    proposed_for = []
+    for fps in (5.0, 25.0):
+        det = MotionDetector(MotionConfig(absorb_after=1.6), fps)
+        for _ in range(round(fps)):
+            det.update(frame())
+        frames = [bool(det.update(frame(left)).proposals) for _ in range(round(3 * fps))]
+        proposed_for.append((frames.index(False) - 1) / fps)
+    assert proposed_for == [pytest.approx(1.6), pytest.approx(1.6)]
+
+
+def test_the_background_is_learnt_from_as_many_frames_at_any_frame_rate():
+    # warming up estimates the scene's noise from samples: the same number of frames at 25 fps as at 10, so a video
+    # opening on people shows them 0.2 s in at 25 fps, not after as many seconds as at 10 fps
+    for fps in (10.0, 25.0):
+        det = MotionDetector(MotionConfig(warmup_frames=5), fps)
+        for _ in range(5):
+            assert not det.update(frame()).proposals
+        assert det.update(frame(with_person(30, 20))).proposals, fps

@@ -16,8 +16,9 @@ def decoded_at(scale: int) -> np.ndarray:
     return SENSOR_FRAME[::scale, ::scale]
 
 
-def stage(threshold=0.5, frame_size=(640, 480), **cfg):
-    return PersonStage(DetectorConfig(**cfg), TfliteClassifier(SHIPPED_MODEL), threshold, person_scale=2, frame_size=frame_size)
+def stage(threshold=0.5, frame_size=(640, 480), fps=10.0, **cfg):
+    return PersonStage(DetectorConfig(**cfg), TfliteClassifier(SHIPPED_MODEL), threshold, person_scale=2, frame_size=frame_size,
+                       fps=fps)
 
 
 def person_track(box, background=None, last_moved=None):
@@ -28,8 +29,8 @@ def person_track(box, background=None, last_moved=None):
 
 
 def run(s, frame, proposals=(), budget=10, differs=1.0, decode=decoded_at):
-    """One frame; ``differs`` is how much a tracked box differs from its saved background."""
-    return s.process(frame, frame / 10, list(proposals), decode, budget, lambda box: "saved", lambda box, saved: differs)
+    """One frame (at the stage's frame rate); ``differs`` is how much a tracked box differs from its saved background."""
+    return s.process(frame, frame / s.fps, list(proposals), decode, budget, lambda box: "saved", lambda box, saved: differs)
 
 
 def test_no_proposals_and_no_tracks_means_no_decode_and_no_cnn():
@@ -45,10 +46,20 @@ def test_each_proposal_is_classified_within_the_budget():
     assert len(dets) == 2 and s.inferences == 2 and s.skipped == 3 and all(0 <= d.score <= 1 for d in dets)
 
 
-def test_tracks_are_rechecked_every_n_frames_without_motion():
-    s = stage(threshold=0.0, recheck_every=3)  # threshold 0: every crop is a "person"
+def test_tracks_are_rechecked_every_recheck_interval_without_motion():
+    s = stage(threshold=0.0, recheck_interval=0.3)  # threshold 0: every crop is a "person"
     s.tracks = [person_track(Box(100, 100, 40, 100))]
     assert [len(run(s, i)) for i in range(1, 10)] == [0, 0, 1, 0, 0, 1, 0, 0, 1]
+
+
+def test_the_recheck_duty_cycle_is_in_seconds_at_any_frame_rate():
+    # the ESP32's invokes are a budget a second: re-checks at least 0.3 s apart are every 3rd frame at 10 fps, every
+    # 8th at 25 fps (not every 3rd at any rate: 8.3 invokes a second per still person) and every 3rd at 7 fps (every
+    # 2nd would be 0.29 s apart)
+    for fps, looked in ((25.0, [8, 16, 24]), (7.0, [3, 6, 9, 12, 15, 18, 21, 24])):
+        s = stage(threshold=0.0, recheck_interval=0.3, fps=fps)
+        s.tracks = [person_track(Box(100, 100, 40, 100))]
+        assert [i for i in range(1, 25) if run(s, i)] == looked, fps
 
 
 def still_candidate(s, box):
@@ -62,7 +73,7 @@ def still_candidate(s, box):
 def test_a_candidate_that_has_not_moved_gives_way_to_what_is_new_and_waits_n_frames_when_the_budget_is_short():
     # one invoke a frame: it goes to what is new (a blob moving across), and the blob that stays put (what a cut left,
     # a far figure) is looked at only every n frames, while one that moved is at once
-    s = stage(threshold=0.99, recheck_every=3, reject_memory=0.0)
+    s = stage(threshold=0.99, recheck_interval=0.3, reject_memory=0.0)
     box = Box(50, 50, 40, 100)
     still_candidate(s, box)
     looked = []
@@ -77,7 +88,7 @@ def test_a_candidate_that_has_not_moved_gives_way_to_what_is_new_and_waits_n_fra
 def test_a_candidate_that_has_not_moved_is_looked_at_again_while_the_budget_has_room():
     # a far walker barely moves at the motion stage's resolution and scores about the threshold: the invokes the
     # frame has to spare go to it
-    s = stage(threshold=0.99, recheck_every=3, reject_memory=0.0)
+    s = stage(threshold=0.99, recheck_interval=0.3, reject_memory=0.0)
     box = Box(50, 50, 40, 100)
     still_candidate(s, box)
     assert [len(run(s, i, [box], budget=2)) for i in range(1, 5)] == [1, 1, 1, 1] and s.unmoved == 0
@@ -134,7 +145,7 @@ def test_each_look_that_rejects_a_growing_object_asks_more_growth_before_the_nex
 
 
 def test_a_region_found_only_once_is_not_kept_alive_by_re_checks():
-    s = stage(threshold=0.0, recheck_every=1, confirm_hits=2, reject_memory=0.0)
+    s = stage(threshold=0.0, recheck_interval=0.1, confirm_hits=2, reject_memory=0.0)
     run(s, 0, [Box(50, 50, 40, 100)])  # one positive on a moving region (a car, say, that then stops)
     assert [len(run(s, i)) for i in range(1, 4)] == [0, 0, 0] and not s.tracks[0].person
     run(s, 4, [Box(60, 50, 40, 100)])  # found moving on: now a confirmed track ...
@@ -143,7 +154,7 @@ def test_a_region_found_only_once_is_not_kept_alive_by_re_checks():
 
 
 def test_a_spot_that_looks_empty_again_is_not_re_checked_and_its_track_expires():
-    s = stage(threshold=0.0, recheck_every=1, track_ttl=0.25)
+    s = stage(threshold=0.0, recheck_interval=0.1, track_ttl=0.25)
     s.tracks = [person_track(Box(100, 100, 40, 100))]
     decoded = []
     assert run(s, 1, differs=0.0, decode=lambda scale: decoded.append(scale) or decoded_at(scale)) == []
@@ -154,7 +165,7 @@ def test_a_spot_that_looks_empty_again_is_not_re_checked_and_its_track_expires()
 
 
 def test_a_standing_person_keeps_the_track_and_its_saved_background():
-    s = stage(threshold=0.0, recheck_every=1, track_ttl=0.25)
+    s = stage(threshold=0.0, recheck_interval=0.1, track_ttl=0.25)
     s.tracks = [person_track(Box(100, 100, 40, 100), "empty street")]
     for i in range(1, 20):
         run(s, i, differs=0.6)
@@ -170,7 +181,7 @@ def test_a_moving_detection_saves_the_background_under_its_box():
 def test_a_person_who_stops_is_compared_with_the_background_saved_on_arrival():
     """Standing still, a person is learnt into the motion stage's background after a while, yet still proposed
     for some frames: a background saved then would already hold them, and the spot would look empty."""
-    s = stage(threshold=0.0, recheck_every=1, reject_memory=0.0)
+    s = stage(threshold=0.0, recheck_interval=0.1, reject_memory=0.0)
     saved_at = []
     def snapshot(box):
         saved_at.append(len(saved_at))
@@ -181,7 +192,7 @@ def test_a_person_who_stops_is_compared_with_the_background_saved_on_arrival():
 
 
 def test_re_checks_alone_keep_a_weak_track_only_so_long():
-    s = PersonStage(DetectorConfig(recheck_every=1, stationary_timeout=1.0, min_score=0.01), TfliteClassifier(SHIPPED_MODEL), 1.0, 2, (640, 480))
+    s = stage(1.0, recheck_interval=0.1, stationary_timeout=1.0, min_score=0.01)
     s.tracks = [person_track(Box(300, 200, 40, 100), "saved", last_moved=0.0)]
     alive = [bool(run(s, i, differs=0.9) is not None and s.tracks) for i in range(1, 16)]
     assert alive[:9] == [True] * 9 and not any(alive[11:])
@@ -191,7 +202,7 @@ def test_a_still_person_at_the_frame_border_is_kept_as_one_mid_frame():
     # someone who stopped at the edge of the view, re-checks scoring between min_score and the threshold: the
     # border does not shorten their stay (one who walked out leaves an empty or vacated spot, not a look-alike)
     for box in (Box(300, 200, 40, 100), Box(560, 200, 80, 260)):  # mid-frame, and at the border
-        s = PersonStage(DetectorConfig(recheck_every=1, stationary_timeout=5.0, min_score=0.01), TfliteClassifier(SHIPPED_MODEL), 1.0, 2, (640, 480))
+        s = stage(1.0, recheck_interval=0.1, stationary_timeout=5.0, min_score=0.01)
         s.tracks = [person_track(box, "saved", last_moved=0.0)]
         alive = [bool(run(s, i, differs=0.9) is not None and s.tracks) for i in range(1, 40)]
         assert all(alive), box
@@ -200,7 +211,7 @@ def test_a_still_person_at_the_frame_border_is_kept_as_one_mid_frame():
 def test_a_track_standing_in_a_spot_the_motion_stage_saw_vacated_ends_there():
     # someone learnt into the background leaves: their spot is absorbed as a ghost; the track standing there goes
     # with them instead of being re-checked on the empty spot (which can score person-like)
-    s = stage(threshold=0.0, recheck_every=1)
+    s = stage(threshold=0.0, recheck_interval=0.1)
     left, stays = Box(100, 100, 40, 100), Box(400, 100, 40, 100)
     s.tracks = [person_track(left, "saved"), person_track(stays, "saved")]
     s.vacate([Box(96, 120, 48, 70), Box(380, 100, 20, 20)])  # most of the first; a corner of the second
@@ -220,7 +231,7 @@ def test_a_small_region_is_cut_from_a_decode_that_keeps_the_models_input_resolut
 
 def test_a_person_whose_re_checks_keep_reaching_the_threshold_stays_for_ten_minutes_even_at_the_border():
     for box in (Box(300, 200, 40, 100), Box(600, 200, 40, 100)):  # mid-frame, and at the border
-        s = PersonStage(DetectorConfig(recheck_every=1), TfliteClassifier(SHIPPED_MODEL), 0.0, 2, (640, 480))
+        s = stage(0.0, recheck_interval=0.1)
         s.tracks = [person_track(box, "saved", last_moved=0.0)]
         for t in range(1, 601):  # ten minutes sitting still, re-checked every second
             s.process(t, float(t), [], decoded_at, 10, lambda b: "saved", lambda b, saved: 0.9)
@@ -531,7 +542,7 @@ def test_a_region_racing_across_the_frame_is_never_a_person():
 
 def test_a_weak_re_check_counts_only_while_the_spot_still_looks_like_the_person():
     def stage_with_track():
-        s = stage(threshold=0.999, min_score=0.01, recheck_every=1, track_ttl=0.25)  # re-checks score in between
+        s = stage(threshold=0.999, min_score=0.01, recheck_interval=0.1, track_ttl=0.25)  # re-checks score in between
         s.tracks = [person_track(Box(100, 100, 40, 100), "empty street")]
         s.tracks[0].appearance = "the person"
         return s
@@ -552,7 +563,7 @@ def test_a_spot_that_looks_more_like_the_empty_scene_than_like_the_person_is_not
     # at night a person and the dark spot they left differ little: 32% of the box differs from their look (under
     # half: "unchanged"), 15% from the empty background, and the spot's stretched noise scores 0.5-0.75 on each
     # re-check. It is the empty scene they left, not them: let go (the mirrored night scenario kept such a ghost 18 s)
-    s = stage(threshold=0.999, min_score=0.01, recheck_every=1, track_ttl=0.25)
+    s = stage(threshold=0.999, min_score=0.01, recheck_interval=0.1, track_ttl=0.25)
     s.tracks = [person_track(Box(100, 100, 40, 100), "empty street")]
     s.tracks[0].appearance = "the person"
     shares = {"the person": 0.32, "empty street": 0.16}
@@ -564,7 +575,7 @@ def test_a_spot_that_looks_more_like_the_empty_scene_than_like_the_person_is_not
 def test_a_persons_look_is_compared_under_the_box_it_was_saved_under():
     # a doubted region moves the track (it continues theirs) without saving their look there: a re-check compares
     # the look with what the box it was saved under shows now (another box's pixels against it said "no change")
-    s = stage(threshold=0.999, min_score=0.99, recheck_every=1, reject_memory=0.0)
+    s = stage(threshold=0.999, min_score=0.99, recheck_interval=0.1, reject_memory=0.0)
     seen = Box(100, 100, 40, 100)
     s.tracks = [person_track(seen, "empty street")]
     s.tracks[0].scores.extend([0.995] * 7)
@@ -594,7 +605,7 @@ def test_a_spot_that_no_longer_looks_like_the_person_and_has_settled_into_the_ba
     them, so the spot still differs from it, and the poster scores as a person. What shows the spot is empty:
     it no longer looks like the person, and the motion stage's background has settled on what it shows now."""
     def stage_with_track():
-        s = stage(threshold=0.0, recheck_every=1, track_ttl=0.25)  # threshold 0: the poster scores as a person
+        s = stage(threshold=0.0, recheck_interval=0.1, track_ttl=0.25)  # threshold 0: the poster scores as a person
         s.tracks = [person_track(Box(100, 100, 40, 100), "arrival background")]
         s.tracks[0].appearance = "the person"
         return s
@@ -617,7 +628,7 @@ def test_re_checks_of_a_spot_that_no_longer_looks_like_the_person_do_not_keep_th
     """Someone stood still for a while (learnt into the motion stage's background), then walked off: the backgrounds
     still differ from the empty spot, and an empty spot can score at the threshold. A look that changed without
     motion is the person gone; re-checks of it are not evidence."""
-    s = stage(threshold=0.0, recheck_every=1, track_ttl=0.25)  # threshold 0: the empty spot scores as a person
+    s = stage(threshold=0.0, recheck_interval=0.1, track_ttl=0.25)  # threshold 0: the empty spot scores as a person
     s.tracks = [person_track(Box(100, 100, 40, 100), "background with the person learnt in")]
     s.tracks[0].appearance = "the person"
     dets = [d for i in range(1, 10) for d in s.process(i, i / 10, [], decoded_at, 10, lambda box: "learnt background",

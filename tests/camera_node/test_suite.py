@@ -87,7 +87,7 @@ def test_a_person_who_stays_still_before_a_qvga_camera_is_one_event_recorded_thr
 
 def test_a_person_who_stays_still_before_a_15_fps_camera_is_one_event_recorded_throughout(tmp_path):
     """The same still person from a camera at 15 fps, on the defaults: the motion stage takes in someone standing still
-    after ``absorb_frames`` (1 s at 15 fps), and their box, shifting as it did, once counted as their arrival at a new
+    after ``absorb_after`` (1 s at 15 fps when it was counted in frames), and their box, shifting as it did, once counted as their arrival at a new
     spot whose empty background was then saved from that learnt background, the person in it: every re-check found
     the spot empty, and the event ended with them still there (frame recall 0.76 in the suite's still-tud-campus)."""
     seq = load_sequence(need(DATA / "mot15" / "TUD-Campus"))
