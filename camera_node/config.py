@@ -27,6 +27,7 @@ def frames_spanning(seconds: float, fps: float) -> int:
     (``motion.absorb_after``, ``detector.recheck_interval``, ...) are counted on a camera's frames."""
     return max(1, math.ceil(seconds * fps - 1e-9))
 
+
 class SourceConfig(StrictModel):
     """Where frames come from."""
 
@@ -100,7 +101,9 @@ class MotionConfig(StrictModel):
         "at most this share of the taller one's height apart are one region: a person whose clothes match the "
         "background moves as head, body and legs apart. 0 = off.")
     max_regions: int = Field(4, ge=1, le=32, description="Cap on proposals per frame (largest first).")
-    warmup_frames: int = Field(5, ge=1, description="Frames used to learn the background before proposing: samples of its noise, so frames, not seconds (at 25 fps a video that opens on people shows them 0.2 s in, not 0.5 s).")
+    warmup_frames: int = Field(
+        5, ge=1, description="Frames used to learn the background before proposing: samples of its noise, so frames, not "
+        "seconds (at 25 fps a video that opens on people shows them 0.2 s in, not 0.5 s).")
     ghost_ratio: float = Field(1.5, gt=1, description="A region whose background has this many times the frame's edges is a ghost: absorbed, not proposed.")
     absorb_after: float = Field(1.5, gt=0, description="Foreground unchanged for this many seconds becomes background (ghosts, parked objects; at least one frame).")
     analysis_fps: float | None = Field(

@@ -63,9 +63,9 @@ class MotionDetector:
     """Per-pixel running mean/variance background with gain compensation."""
 
     def __init__(self, cfg: MotionConfig, fps: float, flat_below: float = 0.0) -> None:
-        """``fps``: the rate frames are fed at; the config's times (``learn_time``, ``absorb_after``) are
-        counted in its frames. ``flat_below``: a background whose grey levels span less than this share of 0-255 is a dark, flat scene (a
-        camera at night: :func:`camera_node.levels.contrast`, detector.stretch_below); what moves in it, and what
+        """``fps``: the rate frames are fed at; the config's times (``learn_time``, ``absorb_after``) are counted in
+        its frames. ``flat_below``: a background whose grey levels span less than this share of 0-255 is a dark, flat
+        scene (a camera at night: :func:`camera_node.levels.contrast`, detector.stretch_below); what moves in it, and what
         differs from a saved patch, must differ by ``min_diff`` times the share it spans (a walker there differs from
         it by as much less) as well as by ``threshold`` noise sigmas; a still pixel is told from noise by ``min_diff``
         itself. 0 = the floor is ``min_diff`` everywhere."""
