@@ -95,7 +95,7 @@ def test_the_ghost_of_an_absorbed_object_is_not_proposed():
 
 def test_the_empty_scene_keeps_someone_standing_still_out_where_the_learnt_background_takes_them_in():
     # the person stage saves the empty spot from the slow background when someone arrives: the learnt background
-    # has taken in someone who stood still for absorb_after (1.5 s) and would save them as the empty spot
+    # has taken in someone who stood still for absorb_after (here 1 s) and would save them as the empty spot
     det = learnt(absorb_after=1.0)
     standing = with_person(40, 30)
     for _ in range(15):
