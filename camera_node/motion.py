@@ -129,8 +129,9 @@ class MotionDetector:
         gain = self._gain(frame)
         frame /= gain
         self._frame = frame
-        scene = np.clip(self._bg, 0, 255).astype(np.uint8)  # what the frame is compared against, darkening divided out
-        self._floor = self.cfg.min_diff * contrast(scene, self.flat_below, self._watched)
+        if self.flat_below > 0:  # judged against the learnt background (a darkening of the frame is divided out)
+            scene = np.clip(self._bg, 0, 255).astype(np.uint8)
+            self._floor = self.cfg.min_diff * contrast(scene, self.flat_below, self._watched)
         diff = np.abs(frame - self._bg)
         moving = (diff > np.maximum(self.cfg.threshold * np.sqrt(self._var), self._floor)) & self._watched
         fraction = float(moving.sum()) / max(1, int(self._watched.sum()))
