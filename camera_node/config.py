@@ -96,6 +96,11 @@ class MotionConfig(StrictModel):
     global_change: float = Field(0.45, gt=0, le=1, description="More than this share of pixels changing is a global change (lights, auto-exposure, scene cut): re-learn, no proposals.")
     min_area: float = Field(0.0008, ge=0, lt=1, description="Smallest region, as a share of the frame area.")
     max_area: float = Field(0.6, gt=0, le=1, description="Largest region, as a share of the frame area.")
+    min_ratio: float = Field(
+        0.15, ge=0, lt=1, description="Narrowest region (width / height) away from the left and right borders: a standing person "
+        "seen side-on is about a quarter as wide as tall, and wider as a blob (the MOT15 walkers' regions: 0.22 at the "
+        "narrowest); a streak thinner than that is an edge a camera shake lit up (a lamp post, 40x368 px), however tall. "
+        "At the left or right border a region is cut across its width: someone walking in shows as a sliver. 0 = off.")
     stack_gap: float = Field(
         0.5, ge=0, le=2, description="Regions stacked one above the other (half the narrower one's width shared) "
         "at most this share of the taller one's height apart are one region: a person whose clothes match the "
@@ -159,6 +164,11 @@ class DetectorConfig(StrictModel):
     recheck_foreground: float = Field(0.15, ge=0, le=1, description="A re-check counts only if this share of the box differs from the empty scene (the motion stage's slow background) saved when the person arrived at the spot.")
     reject_memory: float = Field(2.5, ge=0, description="Seconds a moving region the CNN confidently rejected (a passing car) is followed without re-classifying it (0 = classify every frame). 2.5 s keeps the CNN on ~12% of a busy road's frames at 10 fps where 1 s needed 15%.")
     reject_memory_max: float = Field(5.0, ge=0, description="A region rejected again when its memory lapsed is held twice as long each time, up to this many seconds (a swaying branch, a car waiting at a light); a sure rejection (sure_below) is held this long from its first look.")
+    flicker_memory: float = Field(
+        30.0, ge=0, description="A sure rejection (sure_below) that never left the spot it was looked at (a branch a gust "
+        "sways, a flag, a reflection) is remembered this long out of sight, others reject_memory: when it shows on that "
+        "spot again it is the same thing, and its memory starts over without a look (a gust every half minute costs "
+        "one look, not one per gust). 0 = as any other.")
     reject_below: float = Field(0.5, ge=0, le=1, description="Score under which a rejection counts as confident (followed by reject_memory).")
     sure_below: float = Field(0.1, ge=0, le=1, description="A confident rejection scoring under this is sure: the object is not looked at again as it grows (more of it in view, or coming closer), only when its memory lapses, which is reject_memory_max from that look (unsure ones start at reject_memory). Slivers of MOT15 people (15% of their width in view at the frame border) score under 0.1 on 1% of crops; cars on the suite's roads mostly under 0.1, and each car's growth cost a look or two (traffic-overhead 10.5% -> 8.9% of frames, measured with its 16:9 frames squashed to 4:3). 0 = off.")
     regrowth_interval: float = Field(0.2, ge=0, description="A remembered rejection the frame border cut (partly in view) that grew by half is classified again, but not sooner than this many seconds after its last classification (frames that close are near-duplicates). One seen whole that grows is coming closer: looked at again only once its area tripled.")

@@ -21,7 +21,9 @@
   and take no part in the brightness and global-change estimates.
 * Moving pixels are cleaned, grouped into connected regions, merged when
   they touch or lie stacked one above the other (the parts of one person),
-  filtered by size and capped per frame (largest first).
+  filtered by size and shape (a streak thinner than anyone, away from the
+  left and right borders, is an edge a camera shake lit up) and capped per
+  frame (largest first).
 """
 from __future__ import annotations
 
@@ -199,7 +201,8 @@ class MotionDetector:
             boxes.append(Box(float(x), float(y), float(w), float(h)))
         boxes = merge_stacked(merge_touching(boxes, margin=1.0), self.cfg.stack_gap)
         area = float(moving.size)
-        boxes = [b for b in boxes if self.cfg.min_area * area <= b.area <= self.cfg.max_area * area]
+        boxes = [b for b in boxes if self.cfg.min_area * area <= b.area <= self.cfg.max_area * area
+                 and (b.w >= self.cfg.min_ratio * b.h or _at_side(b, moving.shape[1]))]
         return sorted(boxes, key=lambda b: -b.area)[: self.cfg.max_regions], ghosts
 
     def _uncovered(self, frame: np.ndarray, window: tuple[slice, slice], changed: np.ndarray) -> bool:
@@ -229,6 +232,12 @@ def _slices(box: Box, shape: tuple[int, int]) -> tuple[slice, slice]:
     x0, y0 = min(w, max(0, int(box.x))), min(h, max(0, int(box.y)))
     x1, y1 = min(w, max(x0, int(np.ceil(box.x + box.w)))), min(h, max(y0, int(np.ceil(box.y + box.h))))
     return slice(y0, y1), slice(x0, x1)
+
+
+def _at_side(box: Box, width: int) -> bool:
+    """Does ``box`` reach the left or right border of an image ``width`` pixels wide (within a pixel)? A region
+    there is cut across its width: someone walking in shows as a sliver."""
+    return box.x <= 1 or box.x + box.w >= width - 1
 
 
 def _edges(image: np.ndarray) -> np.ndarray:

@@ -48,6 +48,11 @@ track it matches), is always classified; a candidate most of whose looks rejecte
 a speck of the proposal (a far blob a car's blob swallowed), shields nothing. Each part of a remembered object the CNN
 looks at anew is remembered on its own (two cars that drove in as one blob and parted).
 
+A sure rejection that never left the spot the CNN looked at it on (a branch a gust sways, a flag, a reflection) is
+remembered out of sight for ``flicker_memory``, others for ``reject_memory``: what shows on that spot again is the same
+flicker, held without a look (its memory starts over) while it stays there; something that moves off the spot (a far car
+appearing where another one flickered) is looked at.
+
 A candidate leaving the view through the frame border (its region there shows at most three quarters of the most
 of it seen, its inner edge moved toward that border) is let go without another look and remembered as rejected:
 whatever it is, it is going, and each look at less of it risks a confirmation the whole of it never earned (a car
@@ -79,6 +84,10 @@ logger = logging.getLogger(__name__)
 
 #: Tracks kept at most (people and candidates); beyond, the least convincing are dropped.
 MAX_TRACKS = 16
+#: Rejected objects remembered at most; beyond, the longest out of sight are forgotten.
+MAX_REJECTED = 64
+#: A box overlapping the spot a rejected object was first looked at at least this much (IoU) is on that spot.
+ON_SPOT = 0.5
 #: A re-check's box differing from the person's saved look in more than this share has changed (they left).
 APPEARANCE_CHANGE = 0.5
 #: Area growth after which a remembered rejection is looked at again: cut by the frame border / seen whole.
@@ -124,11 +133,21 @@ class Rejected:
     before: Box | None = None  # the box before the last move (the blob may have shown only a fragment of it since)
     peak: Box | None = None  # the largest box since the last look: the most of it seen at once (default: ``box``)
     pieces: tuple[Box, ...] = ()  # the regions it was last seen as (``box`` is their union; default: ``box`` alone)
+    spot: Box | None = None  # where the CNN first looked at it (default: ``box``)
+    stayed: bool = True  # every sighting since was on ``spot`` (:data:`ON_SPOT`)
+    revived: bool = False  # its memory started over as it showed on its spot again, without a look: it holds only there
 
     def __post_init__(self) -> None:
         if self.peak is None:
             self.peak = self.box
+        if self.spot is None:
+            self.spot = self.box
         self.pieces = self.pieces or (self.box,)
+
+    @property
+    def flickers(self) -> bool:
+        """A sure rejection that never left its spot (a branch a gust sways): what shows there again is the same."""
+        return self.sure and self.stayed
 
     def follows(self, box: Box, timestamp: float, jitter_most: float = 0.0) -> bool:
         """Is ``box`` this object, or a part of it, moved on: at most twice its size (four times if it
@@ -171,7 +190,8 @@ class Rejected:
         age = timestamp - self.classified
         growth = (REGROWTH_PARTIAL if self.partial else REGROWTH_WHOLE) ** self.looks
         grown = not self.sure and box.area >= growth * self.classified_box.area
-        return age < memory and (not grown or age < regrowth_interval)
+        on_spot = not self.revived or box.iou(self.spot) >= ON_SPOT
+        return age < memory and (not grown or age < regrowth_interval) and on_spot
 
     def walked_on(self, box: Box, timestamp: float, max_speed: float) -> bool:
         """Has an unsure rejection seen whole, now at ``box`` (upright: taller than wide), moved its own width from the
@@ -191,12 +211,20 @@ class Rejected:
             self.velocity = ((box.cx - self.box.cx) / dt, (box.cy - self.box.cy) / dt)
         self.before, self.box, self.seen = self.box, box, timestamp
         self.pieces = tuple(pieces) or (box,)
+        self.stayed = self.stayed and box.iou(self.spot) >= ON_SPOT
         if box.area > self.peak.area:
             self.peak = box
 
     def looked_at(self, box: Box, timestamp: float, partial: bool) -> None:
         """The CNN looked at it again, now at ``box`` (or it was let go as it left the view): its memory starts over."""
         self.classified, self.classified_box, self.partial, self.peak = timestamp, box, partial, box
+        self.revived = False
+
+    def flickered_back(self, timestamp: float) -> None:
+        """It showed on its spot again after ``reject_memory`` out of sight, a flicker (:attr:`flickers`): its memory
+        starts over without a look, and holds only while it stays on that spot (a far car that appeared where another
+        one did moves off it and is looked at)."""
+        self.classified, self.revived = timestamp, True
 
 
 def motion_from(box: Box, timestamp: float, before: tuple[float, list[Box]] | None) -> tuple[float, float]:
@@ -367,13 +395,20 @@ class PersonStage:
         Proposals are matched against where each remembered object was or should be now, the one the CNN looked at
         last first (an older rejection of the same spot may have lapsed while the newer one holds); the parts one
         object splits into (a car's blob breaking up) are judged together, as their union."""
-        self.rejected = [r for r in self.rejected if timestamp - r.seen <= self.cfg.reject_memory]  # out of sight: gone
+        flicker_memory = max(self.cfg.reject_memory, self.cfg.flicker_memory)
+        self.rejected = [r for r in self.rejected  # out of sight this long: gone
+                         if timestamp - r.seen <= (flicker_memory if r.flickers else self.cfg.reject_memory)]
+        flickered = {id(r) for r in self.rejected if timestamp - r.seen > self.cfg.reject_memory}  # kept as flickers
         latest_first = sorted(self.rejected, key=lambda r: -r.classified)
         jitter_most = JITTER_MOST * max(self.frame_size) if self.frame_size is not None else 0.0
         owner: dict[int, Rejected] = {}
         parts: dict[int, list[Box]] = {}
+
+        def follows(r: Rejected, p: Box) -> bool:  # a flicker back: only on its spot
+            return p.iou(r.spot) >= ON_SPOT if id(r) in flickered else r.follows(p, timestamp, jitter_most)
+
         for p in proposals:
-            r = next((r for r in latest_first if r.follows(p, timestamp, jitter_most)), None)
+            r = next((r for r in latest_first if follows(r, p)), None)
             if r is not None:
                 owner[id(p)] = r
                 parts.setdefault(id(r), []).append(p)
@@ -383,6 +418,8 @@ class PersonStage:
             if not mine:
                 continue
             whole = reduce(Box.union, mine)
+            if id(r) in flickered:
+                r.flickered_back(timestamp)
             memory = r.memory(self.cfg.reject_memory, self.cfg.reject_memory_max)
             holds = r.still_holds(whole, timestamp, memory, self.cfg.regrowth_interval) and not (
                 r.walked_on(whole, timestamp, self.cfg.max_speed) and not self._at_edge(whole))
@@ -405,7 +442,7 @@ class PersonStage:
             return False
         self.tracks = [t for t in self.tracks if t is not track]
         if self.cfg.reject_memory > 0:
-            self.rejected.append(Rejected(box, timestamp, timestamp, box, partial=True))
+            self._remember(Rejected(box, timestamp, timestamp, box, partial=True))
         self.remembered += 1
         return True
 
@@ -464,8 +501,14 @@ class PersonStage:
                 r.looks += 1
                 r.sure = sure
             else:
-                self.rejected.append(Rejected(det.box, timestamp, timestamp, det.box, self._at_edge(det.box), sure=sure,
-                                              velocity=motion_from(det.box, timestamp, before)))
+                self._remember(Rejected(det.box, timestamp, timestamp, det.box, self._at_edge(det.box), sure=sure,
+                                        velocity=motion_from(det.box, timestamp, before)))
+
+    def _remember(self, rejected: Rejected) -> None:
+        """Remember a rejection, at most :data:`MAX_REJECTED` of them: the one longest out of sight goes first."""
+        self.rejected.append(rejected)
+        if len(self.rejected) > MAX_REJECTED:
+            self.rejected.remove(min(self.rejected, key=lambda r: r.seen))
 
     def _expire(self, timestamp: float) -> None:
         """Drop tracks without a counted positive for ``track_ttl``, or kept by re-checks alone too long: one

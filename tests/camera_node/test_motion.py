@@ -131,6 +131,24 @@ def test_proposals_are_capped_and_largest_first():
     assert len(boxes) == 2 and boxes[0].area >= boxes[1].area
 
 
+def streak(x: int, top: int = 5) -> np.ndarray:
+    """A dark vertical streak 3 px wide from row ``top`` to 50 (a lamp post's edge a camera shake lit up) at column ``x``."""
+    img = BASE.copy()
+    img[top:50, x : x + 3] = 10
+    return img
+
+
+def test_a_streak_thinner_than_anyone_is_not_proposed_but_a_sliver_at_a_side_border_is():
+    assert not learnt().update(frame(streak(40))).proposals
+    assert not learnt().update(frame(streak(40, top=0))).proposals  # from the top border: as thin, no one walking in
+    (walker,) = learnt().update(frame(with_person(40, 20))).proposals  # 6x16: a quarter as wide as tall, and more
+    assert walker.intersects(Box(40, 20, 6, 16))
+    (entering,) = learnt().update(frame(streak(0))).proposals  # someone walking in shows as a sliver
+    assert entering.x <= 1 and entering.h >= 45
+    (seen,) = learnt(min_ratio=0.0).update(frame(streak(40))).proposals  # off
+    assert seen.intersects(Box(40, 5, 3, 45))
+
+
 def test_touching_boxes_merge():
     merged = merge_touching([Box(0, 0, 5, 5), Box(5.5, 0, 5, 5), Box(30, 30, 2, 2)], margin=1.0)
     assert sorted((b.x, b.w) for b in merged) == [(0, 10.5), (30, 2)]

@@ -2,7 +2,7 @@
 import numpy as np
 
 from camera_node.config import DetectorConfig
-from camera_node.person import PersonStage, Rejected, crop_scale
+from camera_node.person import MAX_REJECTED, PersonStage, Rejected, crop_scale
 from camera_node.tracks import Track
 from models import SHIPPED_MODEL
 from models.inference import TfliteClassifier
@@ -396,6 +396,43 @@ def test_a_sure_rejection_is_followed_through_the_jitter_of_a_small_blob():
     assert cnn_runs(sure, range(3), lambda i: jumps[i]) == [1, 0, 0]
     unsure = stage(threshold=1.0, reject_below=1.0, sure_below=0.0, reject_memory=5.0)  # the CNN was not sure
     assert cnn_runs(unsure, range(2), lambda i: jumps[i]) == [1, 1]
+
+
+BRANCH = {0: Box(120, 84, 24, 20), 1: Box(124, 84, 20, 20), 117: Box(128, 84, 20, 20), 118: Box(124, 84, 24, 20)}
+
+
+def test_a_sure_rejection_that_flickers_back_on_its_spot_is_not_looked_at_again():
+    """A branch a gust sways shows for two frames, and again 11.7 s later on the same spot (traffic_suburban): the CNN
+    was sure of it and it never left its spot, so it is remembered out of sight for flicker_memory, not reject_memory,
+    and what shows there again is the same branch."""
+    s = stage(threshold=1.0, reject_below=1.0, sure_below=1.0, reject_memory=2.5, reject_memory_max=5.0)
+    assert cnn_runs(s, BRANCH, BRANCH.get) == [1, 0, 0, 0]
+    off = stage(threshold=1.0, reject_below=1.0, sure_below=1.0, reject_memory=2.5, reject_memory_max=5.0, flicker_memory=0.0)
+    assert cnn_runs(off, BRANCH, BRANCH.get) == [1, 0, 1, 0]
+    unsure = stage(threshold=1.0, reject_below=1.0, sure_below=0.0, reject_memory=2.5, reject_memory_max=5.0)
+    assert cnn_runs(unsure, BRANCH, BRANCH.get) == [1, 0, 1, 0]
+
+
+def test_something_that_shows_where_a_flicker_was_is_looked_at_once_it_moves_off_that_spot():
+    """A far car appears as a 20x20 px blob where one the CNN was sure of flickered 8 s before: it is held as that
+    flicker only while it stays on the spot, and looked at as it moves off (a walker is not hidden for the memory)."""
+    boxes = {0: Box(388, 28, 20, 20), 80: Box(388, 28, 20, 20), 81: Box(380, 40, 20, 20), 82: Box(372, 52, 20, 20)}
+    s = stage(threshold=1.0, reject_below=1.0, sure_below=1.0, reject_memory=2.5, reject_memory_max=5.0)
+    assert cnn_runs(s, boxes, boxes.get) == [1, 0, 1, 0]
+
+
+def test_a_rejected_object_that_moved_is_forgotten_out_of_sight_after_reject_memory():
+    """A car the CNN was sure of drove off its spot: what shows there 3 s after it was last seen is something new."""
+    boxes = {i: Box(100 + 30 * i, 100, 60, 60) for i in range(4)} | {34: Box(100, 100, 60, 60)}
+    s = stage(threshold=1.0, reject_below=1.0, sure_below=1.0, reject_memory=2.5, reject_memory_max=5.0)
+    assert cnn_runs(s, boxes, boxes.get) == [1, 0, 0, 0, 1]
+
+
+def test_the_rejected_objects_remembered_are_bounded():
+    s = stage(threshold=1.0, reject_below=1.0, sure_below=1.0, reject_memory=2.5)
+    for i in range(30):  # four new flickers a frame, each on its own spot
+        run(s, i, [Box(20 * j, 12 * i, 10, 10) for j in range(4 * (i % 8), 4 * (i % 8) + 4)])
+    assert 0 < len(s.rejected) <= MAX_REJECTED
 
 
 def test_a_region_beside_a_sure_rejection_beyond_its_jitter_is_classified():
