@@ -202,7 +202,7 @@ class MotionDetector:
         boxes = merge_stacked(merge_touching(boxes, margin=1.0), self.cfg.stack_gap)
         area = float(moving.size)
         boxes = [b for b in boxes if self.cfg.min_area * area <= b.area <= self.cfg.max_area * area
-                 and (b.w >= self.cfg.min_ratio * b.h or _at_side(b, moving.shape[1]))]
+                 and (b.w >= self.cfg.min_ratio * b.h or _at_side(b, moving.shape))]
         return sorted(boxes, key=lambda b: -b.area)[: self.cfg.max_regions], ghosts
 
     def _uncovered(self, frame: np.ndarray, window: tuple[slice, slice], changed: np.ndarray) -> bool:
@@ -234,10 +234,11 @@ def _slices(box: Box, shape: tuple[int, int]) -> tuple[slice, slice]:
     return slice(y0, y1), slice(x0, x1)
 
 
-def _at_side(box: Box, width: int) -> bool:
-    """Does ``box`` reach the left or right border of an image ``width`` pixels wide (within a pixel)? A region
-    there is cut across its width: someone walking in shows as a sliver."""
-    return box.x <= 1 or box.x + box.w >= width - 1
+def _at_side(box: Box, shape: tuple[int, int]) -> bool:
+    """Does ``box`` reach the left or right border of an image of ``shape`` (within a pixel)? A region there is cut
+    across its width: someone walking in shows as a sliver."""
+    left, _, right, _ = box.borders(shape[1], shape[0], margin=1)
+    return left or right
 
 
 def _edges(image: np.ndarray) -> np.ndarray:

@@ -532,8 +532,7 @@ class PersonStage:
         if self.frame_size is None:
             return False, False, False, False
         w, h = self.frame_size
-        margin = EDGE * max(w, h)
-        return box.x <= margin, box.y <= margin, box.x + box.w >= w - margin, box.y + box.h >= h - margin
+        return box.borders(w, h, EDGE * max(w, h))
 
     def _update_tracks(self, frame_index: int, timestamp: float, detections: list[Detection],
                        origins: list[tuple[Track | None, bool]], empty_scene: Callable[[Box], object],

@@ -72,6 +72,12 @@ class Box:
         """This box moved ``dx`` pixels right and ``dy`` down."""
         return Box(self.x + dx, self.y + dy, self.w, self.h)
 
+    def borders(self, width: float, height: float, margin: float = 0.0) -> tuple[bool, bool, bool, bool]:
+        """Which borders of a ``width`` x ``height`` frame this box reaches (within ``margin`` pixels): left, top,
+        right, bottom."""
+        return (self.x <= margin, self.y <= margin, self.x + self.w >= width - margin,
+                self.y + self.h >= height - margin)
+
     def union(self, other: Box) -> Box:
         """The smallest box holding both."""
         x0, y0 = min(self.x, other.x), min(self.y, other.y)

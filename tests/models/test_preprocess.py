@@ -79,3 +79,9 @@ def test_a_shifted_box_keeps_its_size():
 
 def test_a_grown_box_keeps_its_centre():
     assert Box(10, 20, 40, 20).grown(10, 5) == Box(0, 15, 60, 30)
+
+
+def test_a_box_names_the_frame_borders_it_reaches_within_a_margin():
+    assert Box(0, 10, 20, 20).borders(100, 50) == (True, False, False, False)
+    assert Box(5, 10, 20, 38).borders(100, 50, margin=2) == (False, False, False, True)
+    assert Box(3, 3, 94, 44).borders(100, 50, margin=3) == (True, True, True, True)
