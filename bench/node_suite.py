@@ -9,6 +9,7 @@ it misses. Tuned scenarios first, then the held-out ones.
     python bench/node_suite.py [--config configs/node.yaml] [--work runs/suite] [--only still-tud-campus ...] [--fps 7 --work runs/suite-7fps]
     python bench/node_suite.py --mirror --work runs/suite-mirror    # every scenario mirrored left-right
     python bench/node_suite.py --sensor-width 800 --work runs/suite-svga    # the node's sensor at SVGA (QVGA: 320)
+    python bench/node_suite.py --look dusk --work runs/suite-dusk    # every scene as a camera at dusk sees it (or night)
 
 A candidate model goes through the same suite with ``--model runs/X/person_detector.tflite`` (its
 threshold read beside it, its ESP32 invoke rate from its MACs), so a model is judged by what the node
@@ -25,6 +26,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from camera_node.config import SensorConfig, load_node_config
+from camera_node.scenario import LOOKS
 from camera_node.suite import FPS, SUITE, run_suite, suite_table
 from models.config import default_data_root
 
@@ -43,6 +45,8 @@ def main() -> int:
                         "the other way; use another --work)")
     parser.add_argument("--sensor-width", type=int, help="the node's sensor width (VGA 640, SVGA 800, QVGA 320; the height "
                         "follows each scenario's shape): the same scenes from a camera at another resolution (use another --work)")
+    parser.add_argument("--look", choices=sorted(LOOKS), default="day", help="how every scenario's camera renders it (the "
+                        "night scenarios stay at night): day, dusk or night (default: %(default)s; use another --work)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not (args.data / "mot15").is_dir():
@@ -62,7 +66,7 @@ def main() -> int:
         except ValidationError as exc:
             print(f"error: --sensor-width {args.sensor_width}: {exc.errors()[0]['msg']}", file=sys.stderr)
             return 1
-    rows = run_suite(cfg, args.data, args.work, args.only, args.fps, args.mirror)
+    rows = run_suite(cfg, args.data, args.work, args.only, args.fps, args.mirror, args.look)
     args.work.mkdir(parents=True, exist_ok=True)
     (args.work / "suite.json").write_text(json.dumps(rows, indent=2))
     print(suite_table(rows))

@@ -58,9 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="per sequence, add the walkers scaled by SCALE at the far side (e.g. 0.2: 25-60 px tall in 640x480)")
     p.add_argument("--parked", type=float, default=0.0, metavar="SECONDS",
                    help="hold each distractor clip half-way this long (what is on the road is parked)")
-    p.add_argument("--look", choices=["day", "night"], default="day",
-                   help="how the camera renders the scene: day, or night (a third of the contrast on a lifted black "
-                        "level, 2.5x the sensor noise, as an IR or high-gain camera at night) (default: %(default)s)")
+    p.add_argument("--look", choices=["day", "dusk", "night"], default="day",
+                   help="how the camera renders the scene: day; dusk (three fifths of the contrast, 1.75x the sensor noise, "
+                        "as at dusk or in a dim room); or night (a third of the contrast on a lifted black level, 2.5x the "
+                        "sensor noise, as an IR or high-gain camera at night) (default: %(default)s)")
     p.set_defaults(func=_scenario)
 
 

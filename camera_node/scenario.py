@@ -54,8 +54,10 @@ class CameraLook:
 #: A camera at night (IR or high gain): about a third of the day's contrast on a lifted black level, and
 #: two and a half times the noise.
 NIGHT = CameraLook(gain=0.35, offset=12.0, noise=5.0)
+#: A camera at dusk or in a dim room: three fifths of the day's contrast, nearly twice its noise.
+DUSK = CameraLook(gain=0.6, offset=8.0, noise=3.5)
 #: The looks ``smartcam node scenario --look`` offers, by name.
-LOOKS = {"day": CameraLook(), "night": NIGHT}
+LOOKS = {"day": CameraLook(), "dusk": DUSK, "night": NIGHT}
 
 
 @dataclass

@@ -1,10 +1,20 @@
 """The unseen-camera suite: its cases, its goals, and the node holding them on real footage."""
+from dataclasses import replace
+
 import numpy as np
 
 from camera_node.config import NodeConfig
-from camera_node.scenario import ScenarioBuilder, estimate_background, load_sequence, walking_tracks
+from camera_node.scenario import (
+    DUSK,
+    NIGHT,
+    CameraLook,
+    ScenarioBuilder,
+    estimate_background,
+    load_sequence,
+    walking_tracks,
+)
 from camera_node.simulate import simulate
-from camera_node.suite import SUITE, ScenarioSpec, goal_misses
+from camera_node.suite import SUITE, ScenarioSpec, camera_look, goal_misses
 from tests.conftest import DATA, need
 
 #: The smallest person the node handles at its defaults, in pixels of a 640x480 sensor frame (README, "The node").
@@ -30,6 +40,13 @@ def test_goals_are_the_issues_bar():
     empty = {"presences": 0, "events": 1, "caught": 0, "false_alerts": 1, "frame_recall": None,
              "median_latency_s": None, "saved_vs_oracle": None, "cnn_person_free": 0.12}
     assert goal_misses(parked, empty) == ["false alerts", "CNN >= 10% of empty frames", "events"]
+
+
+def test_a_view_renders_every_scenario_in_its_look_but_night_stays_night():
+    walk, night = (next(s for s in SUITE if s.kind == kind) for kind in ("walk", "night"))
+    assert camera_look(walk) == CameraLook()
+    assert camera_look(walk, "dusk", mirrored=True) == replace(DUSK, mirrored=True)
+    assert camera_look(night, "dusk") == NIGHT  # the walk scenario at night: already its own look
 
 
 def node_on(builder: ScenarioBuilder) -> dict:
