@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from camera_node.config import MotionConfig, frames_spanning
-from camera_node.levels import contrast
+from camera_node.levels import DarkScene
 from models.inference.preprocess import Box
 
 logger = logging.getLogger(__name__)
@@ -67,12 +67,12 @@ class MotionDetector:
     def __init__(self, cfg: MotionConfig, fps: float, flat_below: float = 0.0) -> None:
         """``fps``: the rate frames are fed at; the config's times (``learn_time``, ``absorb_after``) are counted in
         its frames. ``flat_below``: a background whose grey levels span less than this share of 0-255 is a dark, flat
-        scene (a camera at night: :func:`camera_node.levels.contrast`, detector.stretch_below); what moves in it, and what
+        scene (a camera at night: :class:`camera_node.levels.DarkScene`, detector.stretch_below); what moves in it, and what
         differs from a saved patch, must differ by ``min_diff`` times the share it spans (a walker there differs from
         it by as much less) as well as by ``threshold`` noise sigmas; a still pixel is told from noise by ``min_diff``
         itself. 0 = the floor is ``min_diff`` everywhere."""
         self.cfg = cfg
-        self.flat_below = flat_below
+        self._dark = DarkScene(flat_below)  # whether the scene it compares against is dark and flat
         self._rate = min(1.0, 1.0 / (fps * cfg.learn_time))  # learnt a frame where nothing moves
         self._absorb_frames = frames_spanning(cfg.absorb_after, fps)
         self._bg: np.ndarray | None = None
@@ -131,9 +131,9 @@ class MotionDetector:
         gain = self._gain(frame)
         frame /= gain
         self._frame = frame
-        if self.flat_below > 0:  # judged against the learnt background (a darkening of the frame is divided out)
+        if self._dark.below > 0:  # judged against the learnt background (a darkening of the frame is divided out)
             scene = np.clip(self._bg, 0, 255).astype(np.uint8)
-            self._floor = self.cfg.min_diff * contrast(scene, self.flat_below, self._watched)
+            self._floor = self.cfg.min_diff * self._dark.contrast(scene, self._watched)
         diff = np.abs(frame - self._bg)
         moving = (diff > np.maximum(self.cfg.threshold * np.sqrt(self._var), self._floor)) & self._watched
         fraction = float(moving.sum()) / max(1, int(self._watched.sum()))

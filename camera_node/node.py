@@ -37,7 +37,7 @@ from camera_node.clip_server import ClipServer
 from camera_node.config import NodeConfig
 from camera_node.crop_dump import CropDump
 from camera_node.events import Event, EventChange, EventStateMachine
-from camera_node.levels import stretch_table, stretched
+from camera_node.levels import DarkScene, stretched
 from camera_node.motion import MotionDetector
 from camera_node.person import Detection, PersonStage, scale_box
 from camera_node.publisher import Publisher
@@ -143,6 +143,7 @@ class Node:
         self.analysis_fps = min(fps, cfg.motion.analysis_fps or fps)
         # motion runs on the analysed frames; a scene as flat as the CNN's crops are stretched for is judged by its contrast
         self.motion = MotionDetector(cfg.motion, self.analysis_fps, cfg.detector.stretch_below)
+        self.dark = DarkScene(cfg.detector.stretch_below)  # the person crops' levels (stage 3b)
         self.person = PersonStage(cfg.detector, self.classifier, threshold, self.person_scale, (s.width, s.height),
                                   crop_dump.add if crop_dump is not None else None, self.cascade, fps=fps)
         self.events = EventStateMachine(cfg.events, cfg.camera_id, s.width, s.height)
@@ -237,7 +238,7 @@ class Node:
         table of the motion frame ``small`` (:mod:`camera_node.levels`; made only on frames that decode for the CNN);
         returns detections and CNN runs."""
         tiny = 1.0 / self.motion_scale
-        levels = functools.cache(lambda: stretch_table(small, self.cfg.detector.stretch_below, self.motion.watched))
+        levels = functools.cache(lambda: self.dark.stretch_table(small, self.motion.watched))
         before = self._spent()
         detections = self.person.process(
             frame.index, frame.clock, [scale_box(p, self.motion_scale) for p in motion_boxes],
@@ -246,6 +247,7 @@ class Node:
             lambda box, patch: self.motion.differs_from(scale_box(box, tiny), patch),
             lambda box: self.motion.frame_patch(scale_box(box, tiny)),
             lambda box: self.motion.scene_patch(scale_box(box, tiny)),
+            lambda: levels() is not None,
         )
         ran = self._spent() - before
         self.budget.spend(frame.clock, math.ceil(ran))

@@ -308,6 +308,7 @@ class PersonStage:
         differs: Callable[[Box, object], float],
         look: Callable[[Box], object] | None = None,
         empty_scene: Callable[[Box], object] | None = None,
+        dark: Callable[[], bool] | None = None,
     ) -> list[Detection]:
         """Classify ``proposals`` (sensor-frame pixels) and due track re-checks.
 
@@ -321,6 +322,8 @@ class PersonStage:
         moving): a re-check counts only while the box still looks like that
         (someone sitting still), not once it changed (they left, and the spot's
         new look can score person-like, even at the threshold).
+        ``dark()``: were the crops stretched (a dark, flat scene)? A track moving faster than a run then asks
+        ``confirm_hits_dark`` confident scores (:class:`camera_node.tracks.TrackRules`).
         """
         self._expire(timestamp)
         before, self._proposed = self._proposed, (timestamp, list(proposals))
@@ -375,7 +378,9 @@ class PersonStage:
         if self.on_crops is not None:
             self.on_crops(frame_index, crops, scores)
         detections = [Detection(box, float(score), False, track is not None) for (box, track, _), score in zip(candidates, scores)]
-        self._update_tracks(frame_index, timestamp, detections, [c[1:] for c in candidates], empty_scene or snapshot, look)
+        rules = replace(self.rules, hurried_hits=self.cfg.confirm_hits_dark) if dark is not None and dark() else self.rules
+        self._update_tracks(frame_index, timestamp, detections, [c[1:] for c in candidates], empty_scene or snapshot, look,
+                            rules)
         self._remember_rejections(timestamp, detections, followed, before)
         return detections
 
@@ -536,7 +541,7 @@ class PersonStage:
 
     def _update_tracks(self, frame_index: int, timestamp: float, detections: list[Detection],
                        origins: list[tuple[Track | None, bool]], empty_scene: Callable[[Box], object],
-                       look: Callable[[Box], object] | None) -> None:
+                       look: Callable[[Box], object] | None, rules: TrackRules) -> None:
         """Each classification is evidence for its track (:mod:`camera_node.tracks`): a re-check's own, else
         the one a motion region matches; a motion region scored at least ``min_score`` that matches none
         starts a track. A detection is a person sighting when its track's evidence says so and its score counted
@@ -546,10 +551,10 @@ class PersonStage:
             positive = False
             if track is not None:
                 track.last_checked_frame = frame_index
-                positive = track.observe(det.score, timestamp, self.rules, None if det.from_track else det.box, same)
-            elif not det.from_track and det.score >= self.rules.min_score:
+                positive = track.observe(det.score, timestamp, rules, None if det.from_track else det.box, same)
+            elif not det.from_track and det.score >= rules.min_score:
                 track = Track(det.box, timestamp, frame_index)
-                positive = track.observe(det.score, timestamp, self.rules, det.box)
+                positive = track.observe(det.score, timestamp, rules, det.box)
                 self.tracks.append(track)
             if positive and not det.from_track:  # seen moving: the empty background behind them, and how they look
                 # (under the track's box: a part of them moving on its own leaves it where it was)

@@ -12,7 +12,9 @@ decides nothing, as in Frigate's ``min_score``/``threshold`` pair:
   confirmed, nor one that has not moved since it appeared (the same crop again
   is no new evidence: what a scene cut left in a corner scored 0.81-0.86 on
   five frames; a person does not appear without moving). A small, far walker scores around the threshold, above and
-  below it, so a median at the threshold would wait seconds for them;
+  below it, so a median at the threshold would wait seconds for them. One moving faster than a run (:data:`RUN`)
+  may be asked more confident scores (``hurried_hits``: the person stage asks them on a dark scene, whose stretched
+  crops carry the sensor's noise amplified);
 * a confirmed track **stays a person** while that median stays at or above
   ``min_score`` (hysteresis: someone sitting still scores lower than someone
   walking, but keeps scoring) and it keeps moving plausibly;
@@ -43,6 +45,8 @@ MERGED = 2.0
 AHEAD_MOST = 1.0
 #: A doubted region overlapping a person track's box at least this (IoU) moves the track there (see Track.observe).
 FOLLOW = 0.3
+#: Box heights a second of a run, the fastest anyone moves (walking is about 1).
+RUN = 2.0
 
 
 @dataclass
@@ -53,6 +57,7 @@ class TrackRules:
     min_score: float  # a score at least this is evidence for; the median to stay a person
     confirm_hits: int = 2
     max_speed: float = 4.0  # box heights per second
+    hurried_hits: int | None = None  # confident scores asked of a track moving faster than RUN (None: confirm_hits)
 
 
 @dataclass
@@ -150,11 +155,13 @@ class Track:
                         self.whole = box
                 if self.origin is None:
                     self.origin = (timestamp, box.cx, box.cy)
-        plausible = self.speed(timestamp) <= rules.max_speed
+        speed = self.speed(timestamp)
+        plausible = speed <= rules.max_speed
         if self.person:
             self.person = plausible and self.score >= rules.min_score
         else:
             confident = sum(s >= rules.threshold for s in self.scores)
-            self.person = self.moved and plausible and confident >= rules.confirm_hits and self.score >= rules.min_score
+            hits = rules.hurried_hits if rules.hurried_hits is not None and speed > RUN else rules.confirm_hits
+            self.person = self.moved and plausible and confident >= hits and self.score >= rules.min_score
         self.confirmed = self.confirmed or self.person
         return positive

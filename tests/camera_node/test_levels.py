@@ -2,7 +2,7 @@
 import cv2
 import numpy as np
 
-from camera_node.levels import contrast, stretch_table, stretched
+from camera_node.levels import HYSTERESIS, DarkScene, contrast, stretch_table, stretched
 from camera_node.scenario import NIGHT, load_sequence
 from models import SHIPPED_MODEL
 from models.inference import TfliteClassifier, crop_region
@@ -49,6 +49,24 @@ def test_the_contrast_of_a_dark_flat_frame_is_the_share_of_the_range_it_spans_an
     assert abs(contrast(night, 0.5) - (bright - dark) / 255) < 0.01
     assert contrast(RNG.integers(0, 256, (120, 160), dtype=np.uint8), 0.5) == 1.0
     assert contrast(night, 0.0) == 1.0  # stretching off: the frame is taken as it is
+
+
+def spanning(share: float) -> np.ndarray:
+    """A frame whose 1st-99th percentile spans about ``share`` of 0-255, on a black level of 40."""
+    return np.clip(np.rint(40 + share * 255 * RNG.random((120, 160))), 0, 255).astype(np.uint8)
+
+
+def test_a_scene_spanning_about_stretch_below_is_not_cut_as_it_is_on_one_frame_and_stretched_on_the_next():
+    """As a camera's day/night switch: dark once the span falls under stretch_below, light again only once it rises
+    over stretch_below + HYSTERESIS (a scene at dusk spans about half the range)."""
+    scene = DarkScene(0.5)
+    dusk = [scene.stretch_table(spanning(share)) is not None for share in (0.55, 0.48, 0.53, 0.47, 0.56, 0.52)]
+    assert dusk == [False, True, True, True, True, True]
+    assert scene.stretch_table(spanning(0.5 + HYSTERESIS + 0.05)) is None  # light again
+    assert scene.stretch_table(spanning(0.55)) is None
+    scene = DarkScene(0.5)
+    assert [scene.contrast(spanning(share)) < 1.0 for share in (0.55, 0.48, 0.53)] == [False, True, True]
+    assert DarkScene(0.0).stretch_table(spanning(0.2)) is None  # stretching off
 
 
 def test_stretching_can_be_switched_off():

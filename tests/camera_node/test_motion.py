@@ -273,6 +273,27 @@ def test_a_dark_flat_night_scene_judged_by_its_contrast_proposes_nothing():
     assert not any(det.update(f).proposals for f in night)
 
 
+def test_a_walker_at_dusk_is_proposed_on_every_frame_not_only_where_the_scene_spans_under_stretch_below():
+    """A scene at dusk spans about stretch_below of the range, a little over or under it as the light drifts (here a
+    lamp, the scene's brightest part, slowly dimming and brightening): judged dark on some frames and light on others,
+    a faint walker was proposed only on the dark ones (the floor scaled by the scene's contrast, then whole again:
+    15 of 28 frames); the motion stage judges it with hysteresis, as a camera's day/night switch."""
+    rng = np.random.default_rng(3)
+    scene = cv2.resize(rng.integers(40, 150, (15, 20)).astype(np.float32), (80, 60), interpolation=cv2.INTER_NEAREST)
+    det = MotionDetector(MotionConfig(), FPS, flat_below=0.5)
+    found = []
+    for i in range(150):
+        image = scene + rng.normal(0, 0.5, scene.shape)
+        image[0:12, 0:16] = 40 + (0.5 + 0.04 * np.sin(2 * np.pi * i / 40)) * 255  # the lamp: spans 0.46-0.54
+        x = 10 + 2 * (i - 120)
+        if i >= 120:
+            image[20:40, x : x + 8] -= 10  # a walker 10 levels darker: over the dark scene's floor, under the day's
+        proposals = det.update(np.clip(image, 0, 255).astype(np.uint8)).proposals
+        if i >= 122:
+            found.append(any(b.contains(x + 4, 30) for b in proposals))
+    assert all(found)
+
+
 def test_a_well_lit_scene_darkened_for_a_while_is_judged_as_by_day():
     """A cloud or the auto-exposure darkens the frame for a while: the motion stage divides that out, so the scene it
     compares against is as contrasted as before and keeps the day's floor (judging the darkened frame by its own span

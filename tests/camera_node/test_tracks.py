@@ -55,6 +55,17 @@ def test_a_car_crossing_fast_is_not_a_person_however_it_scores():
     assert runner.person
 
 
+def test_a_track_faster_than_a_run_can_be_asked_more_confident_scores():
+    hurried = TrackRules(threshold=0.8, min_score=0.5, confirm_hits=2, max_speed=4.0, hurried_hits=3)
+
+    def persons(speed: float) -> list[bool]:
+        track = Track(walker(0.0), first_seen=0.0, last_checked_frame=0)
+        return [track.observe(0.9, t, hurried, walker(t, speed=speed)) and track.person for t in (0.0, 0.1, 0.2)]
+
+    assert persons(speed=2.7) == [False, False, True]  # 2.7 heights a second: one score more
+    assert persons(speed=1.0) == [False, True, True]  # a walker: as ever
+
+
 def test_a_region_the_cnn_doubts_does_not_move_the_track():
     track = observed([0.9, 0.9])
     before = track.box
