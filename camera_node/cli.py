@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from camera_node.config import ConfigError, load_node_config
+from camera_node.scenario import LOOKS
 from camera_node.source import SourceError
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="per sequence, add the walkers scaled by SCALE at the far side (e.g. 0.2: 25-60 px tall in 640x480)")
     p.add_argument("--parked", type=float, default=0.0, metavar="SECONDS",
                    help="hold each distractor clip half-way this long (what is on the road is parked)")
-    p.add_argument("--look", choices=["day", "dusk", "night"], default="day",
+    p.add_argument("--look", choices=sorted(LOOKS), default="day",
                    help="how the camera renders the scene: day; dusk (three fifths of the contrast, 1.75x the sensor noise, "
                         "as at dusk or in a dim room); or night (a third of the contrast on a lifted black level, 2.5x the "
                         "sensor noise, as an IR or high-gain camera at night) (default: %(default)s)")
@@ -114,7 +115,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _scenario(args: argparse.Namespace) -> int:
-    from camera_node.scenario import LOOKS, build_scenario
+    from camera_node.scenario import build_scenario
 
     size = None
     if args.size:

@@ -74,7 +74,7 @@ class DarkScene:
         self.dark = False
 
     def _limit(self) -> float:
-        return self.below + HYSTERESIS if self.dark and self.below > 0 else self.below
+        return self.below + HYSTERESIS if self.dark else self.below
 
     def stretch_table(self, gray: np.ndarray, watched: np.ndarray | None = None) -> np.ndarray | None:
         """:func:`stretch_table` of ``gray`` while the scene is dark (None while light)."""
