@@ -111,7 +111,7 @@ class Track:
         spent, dt = self.last_moved - t0, timestamp - self.last_moved
         return self.box.shifted((self.box.cx - x0) / spent * dt, (self.box.cy - y0) / spent * dt)
 
-    def _is_part(self, box: Box) -> bool:
+    def is_part(self, box: Box) -> bool:
         """Is ``box`` a part of the person (under half the area of the box they were last confidently seen in, its
         centre inside that box): legs, an arm, what is left of them as they walk out of a spot?"""
         ref = self.whole or self.box
@@ -143,12 +143,12 @@ class Track:
                 self.first = box
             self.moved = self.moved or box.iou(self.first) < SAME_PLACE
         positive = (box is not None or unchanged) and score >= rules.min_score  # a changed look without motion: gone
-        if box is not None and not positive and self.person and box.iou(self.box) >= FOLLOW and not self._is_part(box):
+        if box is not None and not positive and self.person and box.iou(self.box) >= FOLLOW and not self.is_part(box):
             self.box = box  # the region continuing a person's, doubted this once, still shows where they went
         if positive:
             self.last_positive = timestamp
             if box is not None:  # (a doubted region moves the track only where it continues theirs, above) a part
-                if not self._is_part(box) and not (merged and score < rules.threshold):  # of the person moving on
+                if not self.is_part(box) and not (merged and score < rules.threshold):  # of the person moving on
                     # its own does not shrink it to that part, nor someone beside them stretch it over both
                     self.box = box
                     if score >= rules.threshold:
