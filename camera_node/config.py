@@ -155,12 +155,12 @@ class DetectorConfig(StrictModel):
         2, ge=1, description="A track becomes a person (and can raise an alert) once this many of its recent scores "
         "on moving regions (k of the last 7) reach the threshold and their median reaches min_score: one confident "
         "score on a car roof alerts nobody, nor two among doubtful ones. Only person tracks are re-checked.")
-    confirm_hits_dark: int = Field(
-        3, ge=1, description="confirm_hits asked, on frames whose person crops are stretched (a dark, flat scene: "
-        "stretch_below), of a track moving faster than a run (2 of its heights a second): the stretch amplifies the "
-        "sensor's noise as much as the contrast it restores, and fragments of a car in the suite's night view of "
-        "traffic_overhead scored 0.89 and 0.93 on two frames in a row at 2.7 heights a second (a false alert at 2); the "
-        "suite's people reach their second confident score at under 1.9.")
+    confirm_looks_dark: int = Field(
+        3, ge=1, description="Looks (scores on moving regions, confident or not) a track must have had before it can "
+        "become a person, on frames whose person crops are stretched (a dark, flat scene: stretch_below), confirm_hits "
+        "of them confident: the stretch amplifies the sensor's noise as much as the contrast it restores, and a car's "
+        "fragments, scoring 0.86-0.92 at night, hop from track to track (the suite's night view of traffic_overhead, "
+        "768x576 at 7 fps: a false alert on two looks), rarely giving one a third. Costs a walker one frame at night.")
     max_speed: float = Field(
         4.0, gt=0, description="A track crossing more than this many of its own box heights a second since it was "
         "first seen is not a person (walking is about 1, running 2; a car at 10 m/s seen side-on about 7).")

@@ -325,8 +325,8 @@ class PersonStage:
         moving): a re-check counts only while the box still looks like that
         (someone sitting still), not once it changed (they left, and the spot's
         new look can score person-like, even at the threshold).
-        ``dark()``: were the crops stretched (a dark, flat scene)? A track moving faster than a run then asks
-        ``confirm_hits_dark`` confident scores (:class:`camera_node.tracks.TrackRules`).
+        ``dark()``: were the crops stretched (a dark, flat scene)? A track then asks ``confirm_looks_dark`` looks
+        before it can be confirmed (:class:`camera_node.tracks.TrackRules`).
         """
         self._expire(timestamp)
         before, self._proposed = self._proposed, (timestamp, list(proposals))
@@ -381,7 +381,7 @@ class PersonStage:
         if self.on_crops is not None:
             self.on_crops(frame_index, crops, scores)
         detections = [Detection(box, float(score), False, track is not None) for (box, track, _), score in zip(candidates, scores)]
-        rules = replace(self.rules, hurried_hits=self.cfg.confirm_hits_dark) if dark is not None and dark() else self.rules
+        rules = replace(self.rules, looks=self.cfg.confirm_looks_dark) if dark is not None and dark() else self.rules
         self._update_tracks(frame_index, timestamp, detections, [c[1:] for c in candidates], empty_scene or snapshot, look,
                             rules)
         self._remember_rejections(timestamp, detections, followed, before)

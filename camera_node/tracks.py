@@ -12,9 +12,9 @@ decides nothing, as in Frigate's ``min_score``/``threshold`` pair:
   confirmed, nor one that has not moved since it appeared (the same crop again
   is no new evidence: what a scene cut left in a corner scored 0.81-0.86 on
   five frames; a person does not appear without moving). A small, far walker scores around the threshold, above and
-  below it, so a median at the threshold would wait seconds for them. One moving faster than a run (:data:`RUN`)
-  may be asked more confident scores (``hurried_hits``: the person stage asks them on a dark scene, whose stretched
-  crops carry the sensor's noise amplified);
+  below it, so a median at the threshold would wait seconds for them. It may be asked to have been looked at more
+  often than that (``looks``: the person stage asks three on a dark scene, whose stretched crops carry the sensor's
+  noise amplified: a car's fragments hop from one track to the next, and one of them can score high twice);
 * a confirmed track **stays a person** while that median stays at or above
   ``min_score`` (hysteresis: someone sitting still scores lower than someone
   walking, but keeps scoring) and it keeps moving plausibly;
@@ -45,8 +45,6 @@ MERGED = 2.0
 AHEAD_MOST = 1.0
 #: A doubted region overlapping a person track's box at least this (IoU) moves the track there (see Track.observe).
 FOLLOW = 0.3
-#: Box heights a second of a run, the fastest anyone moves (walking is about 1).
-RUN = 2.0
 
 
 @dataclass
@@ -57,7 +55,7 @@ class TrackRules:
     min_score: float  # a score at least this is evidence for; the median to stay a person
     confirm_hits: int = 2
     max_speed: float = 4.0  # box heights per second
-    hurried_hits: int | None = None  # confident scores asked of a track moving faster than RUN (None: confirm_hits)
+    looks: int = 1  # scores a track must have had (confident or not) before it can become a person
 
 
 @dataclass
@@ -161,7 +159,7 @@ class Track:
             self.person = plausible and self.score >= rules.min_score
         else:
             confident = sum(s >= rules.threshold for s in self.scores)
-            hits = rules.hurried_hits if rules.hurried_hits is not None and speed > RUN else rules.confirm_hits
-            self.person = self.moved and plausible and confident >= hits and self.score >= rules.min_score
+            self.person = (self.moved and plausible and confident >= rules.confirm_hits
+                           and len(self.scores) >= rules.looks and self.score >= rules.min_score)
         self.confirmed = self.confirmed or self.person
         return positive

@@ -593,20 +593,18 @@ def test_a_single_positive_on_a_moving_region_is_not_yet_a_person():
     assert [d.person for d in run(s, 1, [Box(54, 50, 40, 100)])] == [True]
 
 
-def test_in_a_dark_scene_a_track_faster_than_a_run_needs_one_confident_look_more():
-    """The stretch amplifies the sensor's noise as much as the contrast it restores: fragments of a car at night scored
-    0.89 and 0.93 on two frames in a row, moving 2.7 heights a second (the suite's night view of traffic_overhead: a false
-    alert at 2 hits). A walker is confirmed as by day."""
-    def persons(dark: bool, px_per_frame: float) -> list[bool]:
-        s = stage(threshold=0.0, confirm_hits=2, confirm_hits_dark=3, reject_memory=0.0)
-        return [any(d.person for d in s.process(i, i / 10, [Box(50 + px_per_frame * i, 50, 60, 100)], decoded_at, 10,
+def test_in_a_dark_scene_a_track_needs_a_third_look_before_it_is_a_person():
+    """The stretch amplifies the sensor's noise as much as the contrast it restores: a car's fragments at night scored
+    0.86-0.92 and hopped from track to track, one of them scoring high on two frames in a row (the suite's night view of
+    traffic_overhead at 768x576, 7 fps: a false alert on two looks). By day two confident looks confirm."""
+    def persons(dark: bool) -> list[bool]:
+        s = stage(threshold=0.0, confirm_hits=2, confirm_looks_dark=3, reject_memory=0.0)
+        return [any(d.person for d in s.process(i, i / 10, [Box(50 + 10 * i, 50, 60, 100)], decoded_at, 10,
                                                   lambda box: "saved", lambda box, saved: 1.0, dark=lambda: dark))
                 for i in range(3)]
 
-    hurried = 30.0  # px a frame at 10 fps: 3 of its heights a second
-    assert persons(dark=False, px_per_frame=hurried) == [False, True, True]
-    assert persons(dark=True, px_per_frame=hurried) == [False, False, True]
-    assert persons(dark=True, px_per_frame=10.0) == [False, True, True]  # 1 height a second: a walk
+    assert persons(dark=False) == [False, True, True]
+    assert persons(dark=True) == [False, False, True]
 
 
 def test_a_region_racing_across_the_frame_is_never_a_person():

@@ -55,15 +55,16 @@ def test_a_car_crossing_fast_is_not_a_person_however_it_scores():
     assert runner.person
 
 
-def test_a_track_faster_than_a_run_can_be_asked_more_confident_scores():
-    hurried = TrackRules(threshold=0.8, min_score=0.5, confirm_hits=2, max_speed=4.0, hurried_hits=3)
+def test_a_track_can_be_asked_more_looks_than_confident_scores():
+    three_looks = TrackRules(threshold=0.8, min_score=0.5, confirm_hits=2, max_speed=4.0, looks=3)
 
-    def persons(speed: float) -> list[bool]:
+    def persons(scores: list[float], rules: TrackRules) -> list[bool]:
         track = Track(walker(0.0), first_seen=0.0, last_checked_frame=0)
-        return [track.observe(0.9, t, hurried, walker(t, speed=speed)) and track.person for t in (0.0, 0.1, 0.2)]
+        return [track.observe(s, 0.1 * i, rules, walker(0.1 * i)) and track.person for i, s in enumerate(scores)]
 
-    assert persons(speed=2.7) == [False, False, True]  # 2.7 heights a second: one score more
-    assert persons(speed=1.0) == [False, True, True]  # a walker: as ever
+    assert persons([0.9, 0.9, 0.9], RULES) == [False, True, True]
+    assert persons([0.9, 0.9, 0.9], three_looks) == [False, False, True]
+    assert persons([0.9, 0.6, 0.9], three_looks) == [False, False, True]  # the third look need not be confident
 
 
 def test_a_region_the_cnn_doubts_does_not_move_the_track():
