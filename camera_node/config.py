@@ -160,7 +160,8 @@ class DetectorConfig(StrictModel):
         "become a person, on frames whose person crops are stretched (a dark, flat scene: stretch_below), confirm_hits "
         "of them confident: the stretch amplifies the sensor's noise as much as the contrast it restores, and a car's "
         "fragments, scoring 0.86-0.92 at night, hop from track to track (the suite's night view of traffic_overhead, "
-        "768x576 at 7 fps: a false alert on two looks), rarely giving one a third. Costs a walker one frame at night.")
+        "768x576 at 7 fps: a false alert on two looks), rarely giving one a third. Costs walkers at night a frame or more "
+        "(README: the suite's night rows 0.1-0.27 s; far walkers at 25 fps 0.72 s).")
     max_speed: float = Field(
         4.0, gt=0, description="A track crossing more than this many of its own box heights a second since it was "
         "first seen is not a person (walking is about 1, running 2; a car at 10 m/s seen side-on about 7).")
