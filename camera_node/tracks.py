@@ -153,8 +153,7 @@ class Track:
                         self.whole = box
                 if self.origin is None:
                     self.origin = (timestamp, box.cx, box.cy)
-        speed = self.speed(timestamp)
-        plausible = speed <= rules.max_speed
+        plausible = self.speed(timestamp) <= rules.max_speed
         if self.person:
             self.person = plausible and self.score >= rules.min_score
         else:
