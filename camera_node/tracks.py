@@ -17,7 +17,9 @@ decides nothing, as in Frigate's ``min_score``/``threshold`` pair:
   noise amplified: a car's fragments hop from one track to the next, and one of them can score high twice);
 * a confirmed track **stays a person** while that median stays at or above
   ``min_score`` (hysteresis: someone sitting still scores lower than someone
-  walking, but keeps scoring) and it keeps moving plausibly;
+  walking, but keeps scoring) and it keeps moving plausibly; a doubt on a crop
+  of a part of them (the legs of someone stopping) or of them and more (someone
+  walking in beside them) is not counted: it says too little of them;
 * its **last positive** is the last score at or above ``min_score`` on a
   moving region or on a re-check of a box that still looks as the person did
   when last seen moving; a re-check of a box whose look changed without any
@@ -110,10 +112,11 @@ class Track:
         return self.box.shifted((self.box.cx - x0) / spent * dt, (self.box.cy - y0) / spent * dt)
 
     def is_part(self, box: Box) -> bool:
-        """Is ``box`` a part of the person (under half the area of the box they were last confidently seen in, its
-        centre inside that box): legs, an arm, what is left of them as they walk out of a spot?"""
-        ref = self.whole or self.box
-        return box.area < PART * ref.area and ref.contains(box.cx, box.cy)
+        """Is ``box`` a part of the person (under half the area of the box they were last confidently seen in, or of
+        the box the track holds now, its centre inside that box: they may have walked on since): legs, an arm, what
+        is left of them as they walk out of a spot?"""
+        return any(box.area < PART * ref.area and ref.contains(box.cx, box.cy)
+                   for ref in (self.whole, self.box) if ref is not None)
 
     def _holds_more(self, box: Box) -> bool:
         """Does ``box`` hold the track's box (its centre) and as much again?"""
@@ -127,9 +130,11 @@ class Track:
         (at least ``min_score``; a re-check of a changed box never). On a region holding a person and more
         (:data:`MERGED` times their box: someone walked in beside them, their blobs merged) a doubt (under
         ``min_score``) is no evidence either way, the crop being mostly of the rest, and only a score at the threshold
-        moves the track there (the person seen whole, coming closer)."""
+        moves the track there (the person seen whole, coming closer); nor is a doubt on a part of them
+        (:meth:`is_part`: the legs of someone stopping, the crop holding too little of them to say)."""
         merged = self.person and box is not None and self._holds_more(box)
-        if merged and score < rules.min_score:
+        part = self.person and box is not None and self.is_part(box)
+        if (merged or part) and score < rules.min_score:
             self.last_moved = timestamp
             return False
         self.scores.append(score)
@@ -146,8 +151,9 @@ class Track:
         if positive:
             self.last_positive = timestamp
             if box is not None:  # (a doubted region moves the track only where it continues theirs, above) a part
-                if not self.is_part(box) and not (merged and score < rules.threshold):  # of the person moving on
-                    # its own does not shrink it to that part, nor someone beside them stretch it over both
+                if self.is_part(box):  # of the person moving on its own does not shrink it to that part: the
+                    self.box = self.box.shifted_to_hold(box)  # person is where a box of their size holds it
+                elif not (merged and score < rules.threshold):  # nor does someone beside them stretch it over both
                     self.box = box
                     if score >= rules.threshold:
                         self.whole = box

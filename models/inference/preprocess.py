@@ -72,6 +72,16 @@ class Box:
         """This box moved ``dx`` pixels right and ``dy`` down."""
         return Box(self.x + dx, self.y + dy, self.w, self.h)
 
+    def shifted_to_hold(self, other: Box) -> Box:
+        """This box moved by the least that puts ``other`` inside it (centred on ``other`` along a side no longer
+        than ``other``'s)."""
+        def least(lo: float, size: float, other_lo: float, other_size: float) -> float:
+            if other_size >= size:
+                return other_lo + other_size / 2 - (lo + size / 2)
+            return min(0.0, other_lo - lo) + max(0.0, other_lo + other_size - (lo + size))
+
+        return self.shifted(least(self.x, self.w, other.x, other.w), least(self.y, self.h, other.y, other.h))
+
     def borders(self, width: float, height: float, margin: float = 0.0) -> tuple[bool, bool, bool, bool]:
         """Which borders of a ``width`` x ``height`` frame this box reaches (within ``margin`` pixels): left, top,
         right, bottom."""

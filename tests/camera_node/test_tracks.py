@@ -104,6 +104,41 @@ def test_a_part_that_scores_high_is_still_a_part_not_the_whole_person():
     assert track.box == Box(0, 0, 40, 120)
 
 
+def test_a_part_of_where_a_person_walked_on_to_is_still_a_part():
+    # the camera at night (still-tud-campus): seen whole, then walking on in a region the CNN is less sure
+    # of; as they stop only their legs move, centred just outside where they were seen whole: still a part of them
+    track = Track(Box(560, 264, 68, 160), first_seen=0.0, last_checked_frame=0)
+    for i, x in enumerate((560, 584, 608)):
+        track.observe(0.92, i / 7, RULES, Box(x, 264, 68, 160))
+    walked_on = Box(628, 272, 80, 156)
+    assert track.observe(0.64, 3 / 7, RULES, walked_on) and track.box == walked_on
+    assert track.observe(0.56, 4 / 7, RULES, Box(648, 348, 60, 80))  # their legs: evidence that they are there ...
+    assert track.box == walked_on  # ... but not the box a re-check of them should look at
+
+
+def test_a_part_of_a_person_who_stops_moves_their_box_by_the_least_that_holds_it():
+    # the suite's dusk view (still-tud-campus): seen whole, then a step on in a region the CNN is less sure of, they
+    # stop and only their legs move, a little ahead of that region: they are where a box of their size holds the legs
+    track = Track(Box(432, 216, 72, 140), first_seen=0.0, last_checked_frame=0)
+    for i, x in enumerate((432, 456, 480)):
+        track.observe(0.92, i / 10, RULES, Box(x, 216, 72, 140))
+    assert track.observe(0.7, 0.3, RULES, Box(504, 220, 60, 136))
+    assert track.observe(0.77, 0.4, RULES, Box(536, 288, 36, 68))
+    assert track.box == Box(512, 220, 60, 136)
+
+
+def test_doubts_on_a_part_of_a_person_do_not_count_against_them():
+    # someone stops and only their legs still move: a crop of the legs scores low, but says little of the person
+    track = observed([0.9, 0.9])
+    legs = Box(track.box.x, track.box.y + 0.6 * track.box.h, track.box.w, 0.4 * track.box.h)
+    for i in range(5):
+        assert not track.observe(0.35, 0.2 + 0.1 * i, RULES, legs)  # no evidence for them either
+    assert track.person and track.score == 0.9
+    for i in range(5):  # the same doubts on their own box are evidence: no longer a person
+        track.observe(0.35, 0.7 + 0.1 * i, RULES, track.box)
+    assert not track.person
+
+
 def test_the_score_history_is_bounded():
     assert len(observed([0.9] * 50).scores) == SCORE_HISTORY
 

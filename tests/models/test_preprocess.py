@@ -77,6 +77,14 @@ def test_a_shifted_box_keeps_its_size():
     assert Box(10, 20, 40, 20).shifted(5, -20) == Box(15, 0, 40, 20)
 
 
+def test_a_box_shifted_to_hold_another_moves_by_the_least_that_puts_it_inside():
+    box = Box(608, 264, 68, 160)
+    assert box.shifted_to_hold(Box(648, 348, 60, 80)) == Box(640, 268, 68, 160)  # right by 32, down by 4
+    assert box.shifted_to_hold(Box(600, 250, 20, 20)) == Box(600, 250, 68, 160)  # left and up
+    assert box.shifted_to_hold(Box(620, 300, 20, 20)) == box  # inside already: not moved
+    assert box.shifted_to_hold(Box(700, 300, 100, 20)) == Box(716, 264, 68, 160)  # wider than it: centred on it
+
+
 def test_a_grown_box_keeps_its_centre():
     assert Box(10, 20, 40, 20).grown(10, 5) == Box(0, 15, 60, 30)
 
