@@ -341,7 +341,7 @@ class PersonStage:
         candidates: list[tuple[Box, Track | None, bool]] = [(p, None, True) for p in fresh]
         for track in self.tracks:
             due = track.person and frame_index - track.last_checked_frame >= self.recheck_frames
-            if not due or any(track.box.iou(p) > 0.2 and not track.is_part(p) for p in proposals):
+            if not due or any(track.box.iou(p) > 0.2 and not track.says_little_of(p) for p in proposals):
                 continue
             empty = differs(track.background_box or track.box, track.background)  # from the empty spot, that share
             if empty < self.cfg.recheck_foreground:
@@ -553,9 +553,10 @@ class PersonStage:
             track = rechecked if rechecked is not None else self._match(det.box, timestamp)
             positive = False
             if track is not None:
-                part = track.person and not det.from_track and track.is_part(det.box)
+                little = not det.from_track and track.says_little_of(det.box)
                 positive = track.observe(det.score, timestamp, rules, None if det.from_track else det.box, same)
-                if positive or not part:  # a doubted part of a person is no look at them: their box is re-checked
+                if positive or not little:  # a doubt on a crop saying little of a person is no look at them: their
+                    # box is re-checked
                     track.last_checked_frame = frame_index
             elif not det.from_track and det.score >= rules.min_score:
                 track = Track(det.box, timestamp, frame_index)

@@ -119,8 +119,15 @@ class Track:
                    for ref in (self.whole, self.box) if ref is not None)
 
     def _holds_more(self, box: Box) -> bool:
-        """Does ``box`` hold the track's box (its centre) and as much again?"""
-        return box.area > MERGED * self.box.area and box.contains(self.box.cx, self.box.cy)
+        """Does ``box`` hold the track's box (its centre, give or take a tenth of the box: where the track's box
+        was last placed is that uncertain) and as much again?"""
+        slack = box.grown(0.1 * self.box.w, 0.1 * self.box.h)
+        return box.area > MERGED * self.box.area and slack.contains(self.box.cx, self.box.cy)
+
+    def says_little_of(self, box: Box) -> bool:
+        """Is a crop of ``box`` too little of the person (:meth:`is_part`) or mostly of something else (a region holding
+        them and more) for a doubt on it to say anything of them?"""
+        return self.person and (self.is_part(box) or self._holds_more(box))
 
     def observe(self, score: float, timestamp: float, rules: TrackRules, box: Box | None = None,
                 unchanged: bool = True) -> bool:
@@ -133,8 +140,7 @@ class Track:
         moves the track there (the person seen whole, coming closer); nor is a doubt on a part of them
         (:meth:`is_part`: the legs of someone stopping, the crop holding too little of them to say)."""
         merged = self.person and box is not None and self._holds_more(box)
-        part = self.person and box is not None and self.is_part(box)
-        if (merged or part) and score < rules.min_score:
+        if box is not None and self.says_little_of(box) and score < rules.min_score:
             self.last_moved = timestamp
             return False
         self.scores.append(score)

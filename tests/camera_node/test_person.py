@@ -557,6 +557,16 @@ def test_a_part_of_a_person_the_cnn_doubts_does_not_put_off_the_re_check_of_thei
     assert not any(d.person for dets in looks for d in dets)
 
 
+def test_a_region_holding_a_person_and_more_the_cnn_doubts_does_not_put_off_the_re_check_of_their_box():
+    # the camera mirrored: a sitter's blob merged with the people at the frame border, a crop of them all
+    # doubted on every frame; their own box is re-checked on its duty cycle all the same
+    s = stage(threshold=0.999, min_score=0.999, recheck_interval=0.3, reject_memory=0.0)
+    s.tracks = [person_track(Box(80, 252, 84, 180))]
+    both = Box(0, 224, 124, 344)
+    looks = [run(s, i, [both]) for i in range(1, 4)]
+    assert [[d.from_track for d in dets] for dets in looks] == [[False], [False], [False, True]]
+
+
 def test_a_person_tracks_region_the_cnn_doubts_is_no_person_sighting():
     # a night-time ghost track: a car driving across its spot scored 0.08 and, matching a person track, was a
     # person sighting that started an event. Only a score that counts for the track is one

@@ -174,6 +174,19 @@ def test_doubts_on_a_region_holding_a_person_and_more_do_not_count_against_them(
     assert not track.person
 
 
+def test_a_region_holding_a_person_and_more_is_judged_so_even_with_their_centre_a_step_outside_it():
+    # the camera mirrored (still-tud-campus): they stop beside people standing at the frame border and their
+    # blobs merge into one region ending 2 px short of the centre of the box the track last placed them in (where
+    # they walked); its doubts must not take their median down, nor a score over min_score move the track onto it
+    track = observed([0.9, 0.9], boxes=lambda t: Box(80, 252, 84, 180))
+    track.moved = True
+    both = Box(0, 224, 120, 340)
+    for i in range(5):
+        assert not track.observe(0.45, 0.2 + 0.1 * i, RULES, both)
+    assert track.person and track.score == 0.9
+    assert track.observe(0.55, 0.7, RULES, both) and track.box == Box(80, 252, 84, 180)
+
+
 def test_a_region_that_has_not_moved_since_it_appeared_is_not_confirmed_however_it_scores():
     # what a scene cut leaves in a corner (a shop window at night) scores 0.81-0.86 on the same box frame after frame:
     # the same crop again is not new evidence, and a person does not appear without moving
