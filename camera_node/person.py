@@ -95,6 +95,9 @@ ON_SPOT = 0.5
 APPEARANCE_CHANGE = 0.5
 #: Area growth after which a remembered rejection is looked at again: cut by the frame border / seen whole.
 REGROWTH_PARTIAL, REGROWTH_WHOLE = 1.5, 3.0
+#: A region under this share of the box the CNN rejected is too small in that crop for the verdict to cover it (half
+#: its side: a person 25 px tall in the model's 64 px input, about the least it finds).
+SPOKE_FOR = 0.25
 #: A moving detection overlapping the box its track's background was saved under less than this (IoU) is at a new spot.
 ARRIVED = 0.5
 #: A sure rejection is followed through jitter of this share of its box's width and height on each side, at most
@@ -200,12 +203,15 @@ class Rejected:
         """Has an unsure rejection seen whole, now at ``box`` (upright: taller than wide), moved its own width from the
         box the CNN looked at, at a walker's pace (at most ``max_speed`` of its heights a second)? The CNN doubted one crop
         of it there (a far walker scores about the threshold, above and below it): one doubt does not hide them while
-        they cross the scene. A sure one was no walker; a swaying branch stays on its spot; a car drives faster than
+        they cross the scene. A sure one was no walker — unless ``box`` is under :data:`SPOKE_FOR` of the box the CNN
+        looked at, too small in that crop for the verdict to cover (someone walking inside a region a scene's change
+        lit up); a swaying branch stays on its spot; a car drives faster than
         anyone walks, and one coming up the road, its motion foreshortened to a walker's pace, is wider than tall; the
         centre of one the frame border cut moves as more or less of it comes into view."""
         travelled = math.hypot(box.cx - self.classified_box.cx, box.cy - self.classified_box.cy)
         pace = travelled / max(box.h, 1.0) / max(timestamp - self.classified, 1e-6)
-        return not (self.sure or self.partial) and box.h > box.w and travelled >= box.w and pace <= max_speed
+        judged = box.area >= SPOKE_FOR * self.classified_box.area
+        return not ((self.sure and judged) or self.partial) and box.h > box.w and travelled >= box.w and pace <= max_speed
 
     def move(self, box: Box, timestamp: float, pieces: Iterable[Box] = ()) -> None:
         """Seen again at ``box``, as ``pieces`` (their union; default: ``box`` alone)."""
