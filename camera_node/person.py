@@ -347,7 +347,7 @@ class PersonStage:
         candidates: list[tuple[Box, Track | None, bool]] = [(p, None, True) for p in fresh]
         for track in self.tracks:
             due = track.person and frame_index - track.last_checked_frame >= self.recheck_frames
-            if not due or any(track.box.iou(p) > 0.2 and not track.says_little_of(p) for p in proposals):
+            if not due or any(track.box.iou(p) > 0.2 and not track.says_little_of(p, timestamp) for p in proposals):
                 continue
             empty = differs(track.background_box or track.box, track.background)  # from the empty spot, that share
             if empty < self.cfg.recheck_foreground:
@@ -557,9 +557,10 @@ class PersonStage:
         as evidence (a doubted region of a person track is none: it neither starts nor extends an event)."""
         for det, (rechecked, same) in zip(detections, origins):
             track = rechecked if rechecked is not None else self._match(det.box, timestamp)
-            positive = False
-            if track is not None:
-                little = not det.from_track and track.says_little_of(det.box)
+            positive = part = False
+            if track is not None:  # (judged where the track stood before this look)
+                part = not det.from_track and track.is_part(det.box, timestamp)
+                little = not det.from_track and track.says_little_of(det.box, timestamp)
                 positive = track.observe(det.score, timestamp, rules, None if det.from_track else det.box, same)
                 if positive or not little:  # a doubt on a crop saying little of a person is no look at them: their
                     # box is re-checked
@@ -572,7 +573,7 @@ class PersonStage:
                 # (under the track's box: a part of them moving on its own leaves it where it was)
                 if track.background_box is None or track.background_box.iou(track.box) < ARRIVED:
                     track.background, track.background_box = empty_scene(track.box), track.box  # arrived at a new spot
-                if not track.is_part(det.box) or det.score >= rules.threshold:  # a doubted part: maybe what is left of them
+                if not part or det.score >= rules.threshold:  # a doubted part: maybe what is left of them
                     track.appearance, track.appearance_box = (look(track.box), track.box) if look is not None else (None, None)
             det.on_person = track is not None and track.confirmed
             det.person = track is not None and track.person and positive

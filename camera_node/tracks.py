@@ -111,12 +111,13 @@ class Track:
         spent, dt = self.last_moved - t0, timestamp - self.last_moved
         return self.box.shifted((self.box.cx - x0) / spent * dt, (self.box.cy - y0) / spent * dt)
 
-    def is_part(self, box: Box) -> bool:
-        """Is ``box`` a part of the person (under half the area of the box they were last confidently seen in, or of
-        the box the track holds now, its centre inside that box: they may have walked on since): legs, an arm, what
-        is left of them as they walk out of a spot?"""
+    def is_part(self, box: Box, timestamp: float | None = None) -> bool:
+        """Is ``box`` a part of the person (under half the area of the box they were last confidently seen in, of
+        the box the track holds now, or of where its motion puts it at ``timestamp`` (:meth:`ahead`), its centre inside
+        that box: they may have walked on since): legs, an arm, what is left of them as they walk out of a spot?"""
+        ahead = self.ahead(timestamp) if timestamp is not None else None
         return any(box.area < PART * ref.area and ref.contains(box.cx, box.cy)
-                   for ref in (self.whole, self.box) if ref is not None)
+                   for ref in (self.whole, self.box, ahead) if ref is not None)
 
     def _holds_more(self, box: Box) -> bool:
         """Does ``box`` hold the track's box (its centre, give or take a tenth of the box: where the track's box
@@ -124,10 +125,10 @@ class Track:
         slack = box.grown(0.1 * self.box.w, 0.1 * self.box.h)
         return box.area > MERGED * self.box.area and slack.contains(self.box.cx, self.box.cy)
 
-    def says_little_of(self, box: Box) -> bool:
-        """Is a crop of ``box`` too little of the person (:meth:`is_part`) or mostly of something else (a region holding
-        them and more) for a doubt on it to say anything of them?"""
-        return self.person and (self.is_part(box) or self._holds_more(box))
+    def says_little_of(self, box: Box, timestamp: float | None = None) -> bool:
+        """Is a crop of ``box`` too little of the person (:meth:`is_part` at ``timestamp``) or mostly of something else
+        (a region holding them and more) for a doubt on it to say anything of them?"""
+        return self.person and (self.is_part(box, timestamp) or self._holds_more(box))
 
     def observe(self, score: float, timestamp: float, rules: TrackRules, box: Box | None = None,
                 unchanged: bool = True) -> bool:
@@ -139,8 +140,10 @@ class Track:
         ``min_score``) is no evidence either way, the crop being mostly of the rest, and only a score at the threshold
         moves the track there (the person seen whole, coming closer); nor is a doubt on a part of them
         (:meth:`is_part`: the legs of someone stopping, the crop holding too little of them to say)."""
+        # judged where the track stood before this look (its motion moves on with it)
+        part = box is not None and self.is_part(box, timestamp)
         merged = self.person and box is not None and self._holds_more(box)
-        if box is not None and self.says_little_of(box) and score < rules.min_score:
+        if box is not None and self.says_little_of(box, timestamp) and score < rules.min_score:
             self.last_moved = timestamp
             return False
         self.scores.append(score)
@@ -152,12 +155,12 @@ class Track:
                 self.first = box
             self.moved = self.moved or box.iou(self.first) < SAME_PLACE
         positive = (box is not None or unchanged) and score >= rules.min_score  # a changed look without motion: gone
-        if box is not None and not positive and self.person and box.iou(self.box) >= FOLLOW and not self.is_part(box):
+        if box is not None and not positive and self.person and box.iou(self.box) >= FOLLOW and not part:
             self.box = box  # the region continuing a person's, doubted this once, still shows where they went
         if positive:
             self.last_positive = timestamp
             if box is not None:  # (a doubted region moves the track only where it continues theirs, above) a part
-                if self.is_part(box):  # of the person moving on its own does not shrink it to that part: the
+                if part:  # of the person moving on its own does not shrink it to that part: the
                     self.box = self.box.shifted_to_hold(box)  # person is where a box of their size holds it
                 elif not (merged and score < rules.threshold):  # nor does someone beside them stretch it over both
                     self.box = box

@@ -127,6 +127,17 @@ def test_a_part_of_a_person_who_stops_moves_their_box_by_the_least_that_holds_it
     assert track.box == Box(512, 220, 60, 136)
 
 
+def test_a_part_where_a_persons_walk_puts_them_is_a_part_of_them():
+    # the camera at dusk (still-tud-campus): seen whole walking right, they stop a step on; their legs,
+    # centred 2 px past the box they were last seen in, lie where their walk puts them now: a part of them
+    track = Track(Box(560, 264, 68, 160), first_seen=0.0, last_checked_frame=0)
+    for i, x in enumerate((560, 584, 608)):
+        track.observe(0.92, i / 7, RULES, Box(x, 264, 68, 160))
+    legs = Box(648, 348, 60, 80)
+    assert not track.observe(0.45, 3 / 7, RULES, legs) and len(track.scores) == 3  # a doubt on a part: not counted
+    assert track.observe(0.5, 4 / 7, RULES, legs) and track.box == Box(640, 268, 68, 160)
+
+
 def test_doubts_on_a_part_of_a_person_do_not_count_against_them():
     # someone stops and only their legs still move: a crop of the legs scores low, but says little of the person
     track = observed([0.9, 0.9])
