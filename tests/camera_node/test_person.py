@@ -1,5 +1,6 @@
 """The person stage runs the CNN only where needed and keeps tracks honest."""
 import numpy as np
+import pytest
 
 from camera_node.config import DetectorConfig
 from camera_node.person import MAX_REJECTED, PersonStage, Rejected, crop_scale
@@ -557,26 +558,21 @@ def test_a_person_the_cnn_doubts_until_they_are_no_longer_one_is_not_remembered_
     assert not s.tracks[0].person and not s.rejected
 
 
-def test_a_part_of_a_person_the_cnn_doubts_does_not_put_off_the_re_check_of_their_box():
+@pytest.mark.parametrize("person, region", [
     # the issue's camera at night (still-tud-campus): someone stops and only their legs still move, a crop of the legs
-    # scoring under min_score (0.36-0.44) where their box scored 0.54-0.66: the legs say too little of them, so they
-    # neither count against them nor stand in for the look at the box they stand in, re-checked on its duty cycle
+    # scoring under min_score (0.36-0.44) where their box scored 0.54-0.66
+    (Box(100, 100, 60, 160), Box(100, 180, 60, 70)),
+    # the issue's camera mirrored: a sitter's blob merged with the people at the frame border, a crop of them all
+    (Box(80, 252, 84, 180), Box(0, 224, 124, 344)),
+], ids=["their legs", "them and more"])
+def test_a_region_saying_little_of_a_person_the_cnn_doubts_does_not_put_off_the_re_check_of_their_box(person, region):
+    """A crop of a part of someone, or of them and more, says too little of them: doubted, it neither counts against
+    them nor stands in for the look at the box they stand in, re-checked on its duty cycle."""
     s = stage(threshold=0.999, min_score=0.999, recheck_interval=0.3, reject_memory=0.0)
-    s.tracks = [person_track(Box(100, 100, 60, 160))]
-    legs = Box(100, 180, 60, 70)
-    looks = [run(s, i, [legs]) for i in range(1, 4)]
+    s.tracks = [person_track(person)]
+    looks = [run(s, i, [region]) for i in range(1, 4)]
     assert [[d.from_track for d in dets] for dets in looks] == [[False], [False], [False, True]]
     assert not any(d.person for dets in looks for d in dets)
-
-
-def test_a_region_holding_a_person_and_more_the_cnn_doubts_does_not_put_off_the_re_check_of_their_box():
-    # the issue's camera mirrored: a sitter's blob merged with the people at the frame border, a crop of them all
-    # doubted on every frame; their own box is re-checked on its duty cycle all the same
-    s = stage(threshold=0.999, min_score=0.999, recheck_interval=0.3, reject_memory=0.0)
-    s.tracks = [person_track(Box(80, 252, 84, 180))]
-    both = Box(0, 224, 124, 344)
-    looks = [run(s, i, [both]) for i in range(1, 4)]
-    assert [[d.from_track for d in dets] for dets in looks] == [[False], [False], [False, True]]
 
 
 def test_a_person_tracks_region_the_cnn_doubts_is_no_person_sighting():
