@@ -96,7 +96,7 @@ APPEARANCE_CHANGE = 0.5
 #: Area growth after which a remembered rejection is looked at again: cut by the frame border / seen whole.
 REGROWTH_PARTIAL, REGROWTH_WHOLE = 1.5, 3.0
 #: A region under this share of the box the CNN rejected is too small in that crop for the verdict to cover it (half
-#: its side: a person 25 px tall in the model's 64 px input, about the least it finds).
+#: its side: about 25 px of the model's 64 px input).
 SPOKE_FOR = 0.25
 #: A moving detection overlapping the box its track's background was saved under less than this (IoU) is at a new spot.
 ARRIVED = 0.5
