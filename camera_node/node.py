@@ -206,7 +206,8 @@ class Node:
         if analyse:
             self._analysed_at = now
             self.analysed_frames += 1
-            result = self.motion.update(small)
+            tiny = 1.0 / self.motion_scale
+            result = self.motion.update(small, [scale_box(b, tiny) for b in self.person.occupied()])
             self.person.vacate([scale_box(b, self.motion_scale) for b in result.vacated])
             moving = bool(result.proposals)
             if self.enabled:

@@ -393,6 +393,11 @@ class PersonStage:
         self._remember_rejections(timestamp, detections, followed, before)
         return detections
 
+    def occupied(self) -> list[Box]:
+        """Where the people the evidence called a person stand (sensor-frame pixels; one it doubts now included): the
+        motion stage's slow background does not learn them there, so it shows their spot uncovered when they leave."""
+        return [t.box for t in self.tracks if t.confirmed]
+
     def vacate(self, spots: list[Box]) -> None:
         """The motion stage absorbed these ghosts (sensor-frame pixels): something it had learnt in as background
         left them, and they show the empty scene again. A track standing mostly in one (someone who sat there,

@@ -242,6 +242,16 @@ def test_a_track_standing_in_a_spot_the_motion_stage_saw_vacated_ends_there():
     assert [t.box for t in s.tracks] == [stays]
 
 
+def test_people_the_evidence_called_a_person_occupy_their_spots_and_candidates_do_not():
+    # where people stand, the motion stage's slow background does not learn them (camera_node.motion): someone the
+    # CNN now doubts is still theirs; a candidate (a car roof that scored high once) is nobody yet
+    s = stage()
+    doubted = person_track(Box(300, 100, 40, 100))
+    doubted.person = False
+    s.tracks = [person_track(Box(100, 100, 40, 100)), doubted, Track(Box(500, 100, 40, 100), 0.0, 0)]
+    assert s.occupied() == [Box(100, 100, 40, 100), Box(300, 100, 40, 100)]
+
+
 def test_a_small_region_is_cut_from_a_decode_that_keeps_the_models_input_resolution():
     # a far person cut from the 1/2 decode is blurred beyond what the model learnt from: cut from a finer one
     assert crop_scale(Box(0, 0, 30, 40), 64, coarsest=2) == 1  # a 50 px crop: full resolution
