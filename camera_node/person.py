@@ -606,7 +606,7 @@ class PersonStage:
         """Is ``box``, at a comparable size (a fifth to four times the track's box), a part of ``track`` (its centre in
         the track's box: a person's head or legs moving on their own are still that person; their upper body alone, half
         their width and height, is a quarter of their box, and its blob can be less: 0.23 for a walker at dusk, whose
-        part then started a track of its own and their alert came 0.9 s late) or more of it (holding the track's
+        part then started a track of its own and their alert came 0.93 s after they appeared) or more of it (holding the track's
         centre: more of them in view than when last seen moving)?"""
         part = track.box.grown(0.1 * track.box.w, 0.1 * track.box.h).contains(box.cx, box.cy)
         inside = part or box.contains(track.box.cx, track.box.cy)
